@@ -1,0 +1,40 @@
+"""Built-in environments, registered by id with lazy entry points.
+
+Importing this package only records the registrations; an environment's module (and its heavy
+dependencies) is imported when the environment is first made.
+"""
+
+from agentgym.core.registration import register
+
+# --- text games (envs/text) ------------------------------------------------------------------
+register(
+    id="agentgym/Sokoban-v0",
+    entry_point="agentgym.envs.text.sokoban:SokobanEnv",
+    max_episode_steps=30,
+    kwargs={"dim_room": (6, 6), "num_boxes": 1},
+    family="text",
+    description="Push boxes onto goals in a procedurally generated grid (gym-sokoban rewards).",
+)
+register(
+    id="agentgym/FrozenLake-v0",
+    entry_point="agentgym.envs.text.toy_text:FrozenLakeEnv",
+    max_episode_steps=30,
+    kwargs={"map_size": 4, "is_slippery": False},
+    family="text",
+    description="Cross a frozen lake to the goal without falling into a hole (gymnasium toy_text).",
+)
+register(
+    id="agentgym/Taxi-v0",
+    entry_point="agentgym.envs.text.toy_text:TaxiEnv",
+    max_episode_steps=50,
+    family="text",
+    description="Pick up a passenger and drop them at their destination (gymnasium Taxi-v4).",
+)
+register(
+    id="agentgym/TextWorld-v0",
+    entry_point="agentgym.envs.text.textworld:TextWorldEnv",
+    max_episode_steps=50,
+    family="text",
+    description="Household text adventures generated offline with TextWorld (ALFWorld-style).",
+    checker_kwargs={"n_tasks": 2},
+)

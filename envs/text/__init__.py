@@ -1,0 +1,1 @@
+"""Text games: Sokoban, FrozenLake, Taxi and TextWorld."""
