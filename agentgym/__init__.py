@@ -8,6 +8,8 @@
     obs, reward, terminated, truncated, info = env.step("up")
 """
 
+import agentgym.envs  # noqa: F401  (registers the built-in environments)
+from agentgym.core.checker import CheckReport, EnvCheckError, check_env
 from agentgym.core.env import TextEnv, combine_reward
 from agentgym.core.registration import (
     EnvSpec,
@@ -21,11 +23,11 @@ from agentgym.core.registration import (
 )
 from agentgym.core.trajectory import Episode, StepBatch, Turn, load_episodes, save_episodes
 
-import agentgym.envs  # noqa: E402, F401  (registers the built-in environments)
-
 __version__ = "0.1.0"
 
 __all__ = [
+    "CheckReport",
+    "EnvCheckError",
     "EnvSpec",
     "Episode",
     "StepBatch",
@@ -33,6 +35,7 @@ __all__ = [
     "Turn",
     "UnknownEnvError",
     "__version__",
+    "check_env",
     "combine_reward",
     "load_episodes",
     "load_plugins",

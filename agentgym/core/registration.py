@@ -35,7 +35,9 @@ from agentgym.core.wrappers import TurnLimit
 #: Entry-point group through which third-party packages register environments.
 ENTRY_POINT_GROUP = "agentgym.envs"
 
-_ID_PATTERN = re.compile(r"^(?:(?P<namespace>[\w.-]+)/)?(?P<name>[\w.:-]+?)(?:-v(?P<version>\d+))?$")
+_ID_PATTERN = re.compile(
+    r"^(?:(?P<namespace>[\w.-]+)/)?(?P<name>[\w.-]+?)(?:-v(?P<version>\d+))?$"
+)
 
 
 class UnknownEnvError(gym.error.Error, KeyError):
@@ -152,9 +154,19 @@ def resolve_id(name: str) -> str:
     """Return the registered id that ``name`` refers to.
 
     Accepts the full id (``agentgym/Sokoban-v0``) or, when it is unambiguous, the bare name in
-    any case (``sokoban``, ``Sokoban-v0``). Raises :class:`UnknownEnvError` listing close matches.
+    any case (``sokoban``, ``Sokoban-v0``). As in Gymnasium, ``"module:my/Env-v0"`` first imports
+    ``module`` (which registers the environment). Raises :class:`UnknownEnvError` listing close
+    matches.
     """
     load_plugins()
+    if ":" in name:
+        module_name, _, name = name.partition(":")
+        try:
+            importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            raise UnknownEnvError(
+                f"cannot import module {module_name!r} to find environment {name!r}: {exc}"
+            ) from exc
     if name in registry:
         return name
     if f"agentgym/{name}" in registry:

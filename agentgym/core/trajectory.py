@@ -218,7 +218,9 @@ class StepBatch:
             np.zeros(n, dtype=bool) if self.truncated is None
             else np.asarray(self.truncated, dtype=bool)
         )
-        self.reward_parts = {k: np.asarray(v, dtype=np.float64) for k, v in self.reward_parts.items()}
+        self.reward_parts = {
+            k: np.asarray(v, dtype=np.float64) for k, v in self.reward_parts.items()
+        }
         if self.state_key is not None:
             self.state_key = np.asarray(self.state_key, dtype=object)
         self.validate()

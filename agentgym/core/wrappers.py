@@ -1,6 +1,6 @@
 """Cross-cutting behaviour as stackable Gymnasium wrappers.
 
-* :class:`TurnLimit` — truncate after ``max_turns`` turns (``truncated=True``, never ``terminated``).
+* :class:`TurnLimit` — truncate after ``max_turns`` turns (``truncated``, never ``terminated``).
 * :class:`ActionParser` — extract the action from raw model output: ``<action>…</action>`` or a
   JSON tool call; malformed output becomes an invalid action with a message, never an exception.
 * :class:`ChatHistory` — keep the episode as chat messages for the policy, with a window of the
@@ -66,7 +66,9 @@ def parse_xml_action(text: str) -> str:
     """
     matches = _XML_ACTION.findall(text)
     if not matches:
-        raise ParseError("no <action>...</action> found; end your reply with <action>ACTION</action>")
+        raise ParseError(
+            "no <action>...</action> found; end your reply with <action>ACTION</action>"
+        )
     action = matches[-1].strip()
     if not action:
         raise ParseError("the <action></action> tag is empty; put one action inside it")
@@ -152,7 +154,9 @@ class ActionParser(gym.Wrapper):
 
     def __init__(self, env: gym.Env, action_format: str = "xml") -> None:
         if action_format not in ACTION_FORMATS:
-            raise ValueError(f"unknown action_format {action_format!r}; choose one of {ACTION_FORMATS}")
+            raise ValueError(
+                f"unknown action_format {action_format!r}; choose one of {ACTION_FORMATS}"
+            )
         super().__init__(env)
         self.action_format = action_format
         self._state_key = ""
