@@ -154,7 +154,8 @@ def check_env(
         n_tasks: number of tasks (seeds ``0..n_tasks-1``) the expert must solve; defaults to the
             spec's ``checker_kwargs["n_tasks"]`` or 5.
         probe_turns: turns replayed for the determinism check.
-        make_kwargs: extra keyword arguments for :func:`agentgym.make`.
+        make_kwargs: extra keyword arguments for :func:`agentgym.make` (added to the spec's
+            ``checker_kwargs["make_kwargs"]``, e.g. a small task pool for slow generators).
         raise_on_error: raise :class:`EnvCheckError` listing every problem (default) instead of
             only returning the report.
 
@@ -165,7 +166,7 @@ def check_env(
     options = {**env_spec.checker_kwargs}
     if n_tasks is None:
         n_tasks = int(options.get("n_tasks", 5))
-    kwargs = dict(make_kwargs or {})
+    kwargs = {**options.get("make_kwargs", {}), **(make_kwargs or {})}
     report = CheckReport(env_id=env_spec.id)
 
     def run(name: str, fn: Callable[[], list[str]]) -> None:
