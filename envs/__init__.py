@@ -40,3 +40,20 @@ register(
     checker_kwargs={"n_tasks": 2, "make_kwargs": {"num_tasks": 3}},
 )
 
+# --- web (envs/web) ---------------------------------------------------------------------------
+register(
+    id="agentgym/WebShop-v0",
+    entry_point="agentgym.envs.web.webshop.env:WebShopEnv",
+    max_episode_steps=15,
+    family="web",
+    description="Shop for a product matching an instruction on a web shop served over HTTP (text).",
+    checker_kwargs={"n_tasks": 5},
+)
+register(
+    id="agentgym/WebShopBrowser-v0",
+    entry_point="agentgym.envs.web.webshop.browser_env:WebShopBrowserEnv",
+    max_episode_steps=15,
+    family="web",
+    description="WebShop driven through a real Chromium browser (Playwright): clicks and typing.",
+    checker_kwargs={"n_tasks": 2},
+)
