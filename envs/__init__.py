@@ -57,3 +57,13 @@ register(
     description="WebShop driven through a real Chromium browser (Playwright): clicks and typing.",
     checker_kwargs={"n_tasks": 2},
 )
+
+# --- software engineering (envs/swe) ----------------------------------------------------------
+register(
+    id="agentgym/SWE-v0",
+    entry_point="agentgym.envs.swe.env:SWEEnv",
+    max_episode_steps=30,
+    family="swe",
+    description="Fix a bug in a Python repository inside a docker sandbox, graded by its tests.",
+    checker_kwargs={"n_tasks": 2},
+)
