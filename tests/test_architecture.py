@@ -32,3 +32,16 @@ def test_no_reference_to_shared_folder():
                 offenders.append(str(path.relative_to(ROOT)))
     offenders = [path for path in offenders if path != "tests/test_architecture.py"]
     assert not offenders, f"these files read the shared/ reference folder: {offenders}"
+
+
+def test_test_module_names_are_unique():
+    """pytest's default import mode needs unique basenames for test modules in folders
+    without __init__.py; a duplicate breaks collection of the whole suite."""
+    seen: dict[str, str] = {}
+    duplicates = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        rel = str(path.relative_to(ROOT))
+        if path.name in seen:
+            duplicates.append(f"{seen[path.name]} and {rel}")
+        seen.setdefault(path.name, rel)
+    assert not duplicates, f"rename one of each pair: {duplicates}"
