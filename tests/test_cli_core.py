@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 
-import pytest
 from rich.console import Console
 
 from agentgym.cli.main import main
@@ -55,12 +54,6 @@ def test_rollout_random_reports_success_rate():
     code, out = run_cli("rollout", "agentgym/FrozenLake-v0", "--policy", "random",
                         "--episodes", "8", "--group-size", "2")
     assert code == 0 and "16 episodes" in out and "success rate" in out
-
-
-@pytest.mark.parametrize("command", ["train", "eval"])
-def test_reserved_commands(command):
-    code, out = run_cli(command, "env=sokoban")
-    assert code == 2 and "arrives with the trainer" in out
 
 
 def test_play_scripted_session_solves_with_hints():

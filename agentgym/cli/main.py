@@ -6,6 +6,9 @@
     agentgym check agentgym/Sokoban-v0              # conformance check
     agentgym play sokoban                           # play in the terminal
     agentgym rollout agentgym/Sokoban-v0 --policy expert --episodes 64 --out runs/x.jsonl
+    agentgym train env=sokoban algo=gigpo            # RL training (Hydra overrides)
+    agentgym eval env=sokoban policy=expert episodes=500
+    agentgym plot runs/sokoban-gigpo-…               # learning curves as PNG
 
 An environment defined in your own module can be named ``module:namespace/Name-v0``; the module
 is imported (from the current directory too) so that its ``agentgym.register`` call runs.
@@ -72,14 +75,6 @@ def _cmd_rollout(args: argparse.Namespace, console: Console) -> int:
     return run_rollout(args, console)
 
 
-def _cmd_reserved(args: argparse.Namespace, console: Console) -> int:
-    console.print(
-        f"`agentgym {args.command}` arrives with the trainer; for now use "
-        "`agentgym rollout` to play policies and record episodes."
-    )
-    return 2
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="agentgym",
@@ -122,10 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_sandbox_parser(sub)
 
-    for reserved in ("train", "eval"):
-        reserved_parser = sub.add_parser(reserved, help=f"{reserved} (arrives with the trainer)")
-        reserved_parser.add_argument("overrides", nargs="*")
-        reserved_parser.set_defaults(func=_cmd_reserved)
+    from agentgym.cli import evaluate as eval_cli
+    from agentgym.cli import plot as plot_cli
+    from agentgym.cli import train as train_cli
+
+    train_cli.add_parser(sub)
+    eval_cli.add_parser(sub)
+    plot_cli.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,86 @@
+"""The hf engine: sampled token ids and log-probs equal a teacher-forced recomputation."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from agentgym.core.policy import Request  # noqa: E402
+from agentgym.trainers.engines import HFEngine  # noqa: E402
+from agentgym.trainers.logprobs import pack, sequence_logprobs  # noqa: E402
+
+GRID = "# # # #\n# P X #\n# _ O #\n# # # #"
+
+
+def _messages(i: int) -> list[dict[str, str]]:
+    # Prompts of different lengths, so the batch really is left-padded.
+    return [{"role": "user", "content": "Task: push the box.\n\n" + GRID + "\n_" * i}]
+
+
+@pytest.mark.parametrize("temperature", [1.0, 0.7, 0.0])
+def test_logprobs_match_teacher_forcing(tiny_model, temperature):
+    model, tokenizer = tiny_model
+    engine = HFEngine(model, tokenizer, temperature=temperature, max_new_tokens=6, seed=3)
+    generations = engine([Request(messages=_messages(i), observation=GRID) for i in range(5)])
+    prompts = [g.prompt_ids for g in generations]
+    responses = [g.token_ids for g in generations]
+    # the prompt ids are the chat template of the messages, nothing re-tokenized
+    assert prompts[0] == engine.encode_prompt(_messages(0))
+    assert len({len(p) for p in prompts}) > 1
+    with torch.no_grad():
+        logp, mask = sequence_logprobs(model, prompts, responses, tokenizer.pad_token_id,
+                                       temperature=temperature)
+    for i, g in enumerate(generations):
+        assert len(g.logprobs) == len(g.token_ids) == int(mask[i].sum())
+        assert logp[i, : len(g.token_ids)].tolist() == pytest.approx(g.logprobs, abs=1e-4)
+        # the text is what the tokens decode to
+        assert g.text == tokenizer.decode(g.token_ids, skip_special_tokens=True)
+
+
+def test_sampling_is_seeded_and_greedy_is_deterministic(tiny_model):
+    model, tokenizer = tiny_model
+    prompts = [HFEngine(model, tokenizer).encode_prompt(_messages(i)) for i in range(4)]
+    a = HFEngine(model, tokenizer, max_new_tokens=5, seed=11).generate(prompts)
+    b = HFEngine(model, tokenizer, max_new_tokens=5, seed=11).generate(prompts)
+    assert [g.token_ids for g in a] == [g.token_ids for g in b]
+    greedy = HFEngine(model, tokenizer, temperature=0.0, max_new_tokens=5)
+    one_by_one = [greedy.generate([p])[0].token_ids for p in prompts]
+    assert [g.token_ids for g in greedy.generate(prompts)] == one_by_one
+
+
+def test_stop_string_ends_generation(tiny_model):
+    model, tokenizer = tiny_model
+    engine = HFEngine(model, tokenizer, temperature=0.0, max_new_tokens=4, stop=["</action>"])
+    stop_id = tokenizer.convert_tokens_to_ids("</action>")
+    prompt = engine.encode_prompt(_messages(0))
+    # Force the stop token: make it the argmax of every step.
+    with torch.no_grad():
+        bias = torch.zeros(len(tokenizer))
+        bias[stop_id] = 1e4
+        head = model.get_output_embeddings()
+        old = getattr(head, "bias", None)
+        head.bias = torch.nn.Parameter(bias)
+        try:
+            generation = engine.generate([prompt])[0]
+        finally:
+            head.bias = old
+    assert generation.token_ids == [stop_id]
+    assert generation.text == "</action>"
+    assert generation.info["finish_reason"] == "stop"
+
+
+def test_encode_response_appends_eos_unless_stopped(tiny_model):
+    model, tokenizer = tiny_model
+    engine = HFEngine(model, tokenizer, stop=["</action>"])
+    ids = engine.encode_response("<action>up</action>")
+    assert tokenizer.decode(ids) == "<action>up</action>"
+    assert engine.encode_response("up")[-1] == tokenizer.eos_token_id
+
+
+def test_pack_layout():
+    batch = pack([[1, 2, 3], [4]], [[5], [6, 7]], pad_id=0)
+    assert batch.input_ids.tolist() == [[1, 2, 3, 5, 0], [0, 0, 4, 6, 7]]
+    assert batch.position_ids.tolist() == [[0, 1, 2, 3, 3], [0, 0, 0, 1, 2]]
+    assert batch.response_mask.tolist() == [[1, 0], [1, 1]]
+    assert batch.prompt_len == 3

@@ -1,0 +1,122 @@
+"""A tiny training run: finite loss, every parameter moved, exact resume, ratio 1."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from agentgym.trainers.checkpoint import STATE_FILE, list_checkpoints  # noqa: E402
+from agentgym.trainers.config import ConfigError, TrainConfig, from_dict  # noqa: E402
+from agentgym.trainers.logger import read_metrics  # noqa: E402
+from agentgym.trainers.recipe import train  # noqa: E402
+
+
+def _cfg(run_dir, tiny_cfgs, **trainer) -> TrainConfig:
+    env, tiny = tiny_cfgs
+    data = {
+        "env": {"id": env.id, "max_turns": env.max_turns, "invalid_penalty": 0.5},
+        "algo": {"name": "gigpo"},
+        "model": {"tiny": tiny.__dict__},
+        "trainer": {
+            "iterations": 2, "tasks_per_iteration": 2, "group_size": 3, "warmup_episodes": 6,
+            "warmup": {"epochs": 4, "batch_size": 8, "lr": 1e-2},
+            "eval_episodes": 3, "checkpoint_every": 1, "keep_checkpoints": 0,
+            "run_dir": str(run_dir), "progress": False, "tensorboard": False, "device": "cpu",
+            "engine": {"max_new_tokens": 4},
+            "optim": {"lr": 1e-2, "micro_batch_size": 8, "mini_batch_size": 16},
+            **trainer,
+        },
+    }
+    return from_dict(TrainConfig, data)
+
+
+def _state(checkpoint):
+    from safetensors.torch import load_file
+
+    weights = load_file(str(checkpoint / "model.safetensors"))
+    state = torch.load(checkpoint / STATE_FILE, weights_only=False)
+    return weights, state
+
+
+def _assert_same(a, b, path=""):
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), path
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            _assert_same(a[key], b[key], f"{path}.{key}")
+    elif isinstance(a, list | tuple):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_same(x, y, f"{path}[{i}]")
+    elif hasattr(a, "shape"):  # numpy arrays in the RNG state
+        assert (a == b).all(), path
+    else:
+        assert a == b, path
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory, tiny_cfgs):
+    run_dir = tmp_path_factory.mktemp("full")
+    result = train(_cfg(run_dir, tiny_cfgs))
+    return run_dir, result
+
+
+def test_two_iterations_train(full_run):
+    from transformers import AutoModelForCausalLM
+
+    run_dir, result = full_run
+    assert result.iterations == 2
+    train_records = [r for r in read_metrics(run_dir) if r["kind"] == "train"]
+    assert [r["iteration"] for r in train_records] == [1, 2]
+    for record in train_records:
+        assert torch.isfinite(torch.tensor(record["update/loss"]))
+        assert record["adv/nonzero"] > 0 and record["update/grad_norm"] > 0
+        # PPO ratio of the first micro-batch is exactly 1 (old log-probs recomputed)
+        assert record["update/first_ratio_max_dev"] == 0.0
+        # the engine's sampled log-probs agree with the training forward
+        assert record["update/engine_logprob_diff"] < 1e-4
+    # every trainable parameter moved during the second RL iteration
+    first, second = list_checkpoints(run_dir)
+    warm = AutoModelForCausalLM.from_pretrained(str(first))
+    final = AutoModelForCausalLM.from_pretrained(str(second))
+    before, after = dict(warm.named_parameters()), dict(final.named_parameters())
+    assert before.keys() == after.keys()
+    unchanged = [n for n in before if torch.equal(before[n], after[n])]
+    assert unchanged == []
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert 0.0 <= summary["final"]["success_rate"] <= 1.0
+
+
+def test_resume_continues_exactly(full_run, tmp_path, tiny_cfgs):
+    run_dir, _ = full_run
+    # Stop after one iteration (as if killed right after the checkpoint) ...
+    train(_cfg(tmp_path, tiny_cfgs, iterations=1))
+    # ... and continue to two.
+    result = train(_cfg(tmp_path, tiny_cfgs, iterations=2, resume=True))
+    assert result.iterations == 2
+    weights_a, state_a = _state(list_checkpoints(run_dir)[-1])
+    weights_b, state_b = _state(list_checkpoints(tmp_path)[-1])
+    _assert_same(weights_a, weights_b, "weights")
+    assert state_a["iteration"] == state_b["iteration"] == 2
+    for key in ("optimizer", "rng", "engine", "shuffle"):
+        _assert_same(state_a[key], state_b[key], key)
+    # the metrics file reads as if the run had never stopped
+    iterations = [r["iteration"] for r in read_metrics(tmp_path) if r["kind"] == "train"]
+    assert iterations == [1, 2]
+
+
+def test_existing_run_dir_needs_resume(full_run, tiny_cfgs):
+    run_dir, _ = full_run
+    with pytest.raises(ConfigError, match="resume"):
+        train(_cfg(run_dir, tiny_cfgs))
+
+
+def test_bad_algo_params_are_config_errors(tmp_path, tiny_cfgs):
+    cfg = _cfg(tmp_path, tiny_cfgs)
+    cfg.algo.params = {"omegaa": 1.0}
+    with pytest.raises(ConfigError, match="omegaa"):
+        train(cfg)

@@ -1,0 +1,240 @@
+"""The embedded ``model=tiny``: a small Qwen2-architecture causal LM built for one environment.
+
+No weights can be downloaded, so the tiny model is created locally:
+
+1. **Corpus.** Text of expert and random episodes of the environment (instruction, observations,
+   actions rendered in the action format), each formatted with the chat template below.
+2. **Tokenizer.** A byte-level BPE (``tokenizers``) trained on that corpus, with the ChatML
+   special tokens ``<|im_start|>``, ``<|im_end|>`` (end of a turn, the EOS) and
+   ``<|endoftext|>`` (padding), wrapped in a ``PreTrainedTokenizerFast`` whose ``chat_template``
+   makes ``apply_chat_template`` work as with Qwen2 models. Byte-level BPE encodes any text,
+   so a model's odd outputs never become unknown tokens.
+3. **Weights.** ``Qwen2Config`` (head size ≥ 32, the vLLM-CPU minimum) with random weights at a
+   fixed seed.
+
+The result is saved with ``save_pretrained`` under ``$AGENTGYM_CACHE_DIR/models/tiny-<env>-<hash>``
+(default ``~/.cache/agentgym``) and loaded like any local model with ``AutoModelForCausalLM`` /
+``AutoTokenizer``. The hash covers the environment, prompt settings and model shape, so a changed
+setting builds a new model; building is atomic (a temporary directory renamed into place).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from agentgym.core.policies import ExpertPolicy, RandomPolicy
+from agentgym.core.registration import resolve_id
+from agentgym.core.rollout import collect
+from agentgym.core.trajectory import Episode
+from agentgym.trainers.config import EnvConfig, TinyModelConfig
+
+#: Bump when the recipe below changes, so old cached models are not reused.
+TINY_VERSION = 2
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+#: Frequent markup kept as single (non-special) tokens.
+MARKUP_TOKENS = ["<action>", "</action>"]
+#: Qwen2's pre-tokenizer split (so ``AutoTokenizer``, which rebuilds a Qwen2 tokenizer from the
+#: vocabulary and merges, tokenizes exactly as the tokenizer trained here).
+PRETOKENIZE_REGEX = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+
+def cache_dir() -> Path:
+    """Root of agentgym's cache: ``$AGENTGYM_CACHE_DIR`` or ``~/.cache/agentgym``."""
+    root = os.environ.get("AGENTGYM_CACHE_DIR")
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "agentgym"
+
+
+def tiny_model_dir(env: EnvConfig, tiny: TinyModelConfig) -> Path:
+    """Where the tiny model for ``env`` with shape ``tiny`` is cached."""
+    env_id = resolve_id(env.id)
+    key = json.dumps(
+        {
+            "version": TINY_VERSION,
+            "env": env_id,
+            "env_kwargs": env.kwargs,
+            "action_format": env.action_format,
+            "system_prompt": env.system_prompt,
+            "tiny": tiny.__dict__,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    name = env_id.split("/")[-1].lower().replace(".", "_")
+    return cache_dir() / "models" / f"tiny-{name}-{digest}"
+
+
+def _chat_text(messages: list[dict[str, str]]) -> str:
+    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+
+
+def _episode_texts(episodes: list[Episode], env: EnvConfig) -> Iterator[str]:
+    for episode in episodes:
+        instruction = str(episode.info.get("instruction", ""))
+        messages: list[dict[str, str]] = []
+        if env.system_prompt:
+            messages.append({"role": "system", "content": env.system_prompt})
+        for i, turn in enumerate(episode.turns):
+            content = turn.observation
+            if i == 0 and instruction:
+                content = f"Task: {instruction}\n\n{content}"
+            messages.append({"role": "user", "content": content})
+            messages.append({"role": "assistant", "content": turn.response_text or turn.action})
+        yield _chat_text(messages)
+
+
+def environment_corpus(env: EnvConfig, n_episodes: int, seed: int = 0) -> list[str]:
+    """Chat-formatted text of ``n_episodes`` expert and ``n_episodes`` random episodes.
+
+    Environments without an expert contribute random episodes only.
+    """
+    common: dict[str, Any] = {
+        "env_kwargs": env.kwargs,
+        "action_format": env.action_format,
+        "max_turns": env.max_turns,
+        "num_workers": 0,
+    }
+    tasks = list(range(seed + 3_000_000, seed + 3_000_000 + n_episodes))
+    texts: list[str] = []
+    with contextlib.suppress(TypeError):  # no expert_action(): random episodes only
+        texts += _episode_texts(collect(env.id, ExpertPolicy(), tasks, **common), env)
+    texts += _episode_texts(collect(env.id, RandomPolicy(seed), tasks, **common), env)
+    # Invalid-action replies and action markup also appear in prompts of later turns.
+    texts.append("<action>up</action> <action>down</action> <action></action> Task: ")
+    return texts
+
+
+def boilerplate_lines(texts: list[str], min_share: float = 0.9, min_chars: int = 40) -> list[str]:
+    """Long lines that occur in at least ``min_share`` of ``texts`` (e.g. a fixed instruction).
+
+    They become single tokens, so a tiny model's prompts stay short: a fixed task description
+    costs one position instead of a hundred.
+    """
+    counts: dict[str, int] = {}
+    for text in texts:
+        for line in set(text.split("\n")):
+            if len(line) >= min_chars and "<|" not in line:
+                counts[line] = counts.get(line, 0) + 1
+    threshold = max(2, int(min_share * len(texts)))
+    return sorted(line for line, c in counts.items() if c >= threshold)
+
+
+def train_tokenizer(texts: list[str], vocab_size: int) -> Any:
+    """A byte-level BPE ``PreTrainedTokenizerFast`` with ChatML special tokens and template.
+
+    Besides the BPE merges, :func:`boilerplate_lines` of the corpus and the action markup
+    (``<action>``, ``</action>``) are added as single, non-special tokens.
+    """
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    # Special tokens must not be split by the pre-tokenizer while training the merges.
+    plain = [t.replace("<|im_start|>", " ").replace("<|im_end|>", " ") for t in texts]
+    tokenizer.train_from_iterator(plain, trainer=trainer)
+    extra = [*MARKUP_TOKENS, *boilerplate_lines(texts)]
+    tokenizer.add_tokens([AddedToken(t, normalized=False, special=False) for t in extra])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token=None,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        unk_token=None,
+        additional_special_tokens=["<|im_start|>"],
+        clean_up_tokenization_spaces=False,
+    )
+    fast.chat_template = CHAT_TEMPLATE
+    fast.padding_side = "left"
+    return fast
+
+
+def build_tiny_model(env: EnvConfig, tiny: TinyModelConfig, out_dir: str | Path) -> Path:
+    """Build the tokenizer and random-weight model for ``env`` and save them to ``out_dir``."""
+    import torch
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    if tiny.hidden_size % tiny.num_heads:
+        raise ValueError("tiny.hidden_size must be a multiple of tiny.num_heads")
+    head_dim = tiny.hidden_size // tiny.num_heads
+    if head_dim < 32:
+        raise ValueError(f"tiny head size {head_dim} < 32 (vLLM's CPU attention needs >= 32)")
+    tokenizer = train_tokenizer(environment_corpus(env, tiny.corpus_episodes), tiny.vocab_size)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=tiny.hidden_size,
+        intermediate_size=tiny.intermediate_size,
+        num_hidden_layers=tiny.num_layers,
+        num_attention_heads=tiny.num_heads,
+        num_key_value_heads=tiny.num_kv_heads,
+        head_dim=head_dim,
+        max_position_embeddings=tiny.max_positions,
+        tie_word_embeddings=True,
+        rope_theta=10000.0,
+        bos_token_id=tokenizer.convert_tokens_to_ids("<|im_start|>"),
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        torch_dtype="float32",
+    )
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(tiny.seed)
+        model = AutoModelForCausalLM.from_config(config)
+    finally:
+        torch.random.set_rng_state(state)
+    out = Path(out_dir)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    generation = {"eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
+    (out / "agentgym_tiny.json").write_text(json.dumps({"env": env.id, **generation}))
+    return out
+
+
+def ensure_tiny_model(env: EnvConfig, tiny: TinyModelConfig) -> Path:
+    """The cached tiny model directory for ``env``, built on first use."""
+    target = tiny_model_dir(env, tiny)
+    if (target / "agentgym_tiny.json").exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        build_tiny_model(env, tiny, tmp)
+        try:
+            tmp.rename(target)
+        except OSError:  # another process won the race
+            if not (target / "agentgym_tiny.json").exists():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
