@@ -145,9 +145,14 @@ class ActionParser(gym.Wrapper):
 
     ``action_format="xml"`` passes the content of the last ``<action>…</action>``;
     ``"json"`` passes the tool call re-serialized as compact JSON
-    (``{"name": …, "arguments": {…}}``). When extraction fails the environment is **not**
-    stepped: the wrapper answers with the parse error as observation, reward 0 (the
-    ``format`` reward part is -1), ``action_valid=False`` and the state unchanged.
+    (``{"name": …, "arguments": {…}}``).
+
+    When extraction fails, the environment is stepped with the empty action ``""``, which the
+    contract (checked by :func:`agentgym.check_env`) makes an invalid action that changes
+    nothing. The turn therefore gets the environment's *own* invalid-action reward and counts
+    against its turn limit — unparsable output is never better than a legal move. The
+    observation is the unchanged one with the parse error in front; info has
+    ``action_valid=False`` and ``format_error=True``.
 
     Info gains ``raw_action`` (the model output) and ``parsed_action``.
     """
@@ -180,17 +185,18 @@ class ActionParser(gym.Wrapper):
         try:
             parsed = self.parse(text)
         except ParseError as err:
+            _, reward, terminated, truncated, info = self.env.step("")
             obs = _with_message(self._last_obs, f"Invalid action: {err}.")
             info = {
+                **info,
                 "state_key": self._state_key,
                 "action_valid": False,
-                "reward_parts": {"format": -1.0},
-                "success": False,
+                "format_error": True,
                 "raw_action": text[:2000],
                 "parsed_action": None,
                 "error": str(err),
             }
-            return obs, 0.0, False, False, info
+            return obs, reward, terminated, truncated, info
         obs, reward, terminated, truncated, info = self.env.step(parsed)
         self._state_key = info.get("state_key", self._state_key)
         self._last_obs = obs

@@ -33,8 +33,9 @@ class Corridor(TextEnv):
 
     def step(self, action):
         if action != "right":
-            info = self.step_info(state_key=str(self.pos), action_valid=False, reward_parts={})
-            return f"bad action, at {self.pos}", 0.0, False, False, info
+            info = self.step_info(state_key=str(self.pos), action_valid=False,
+                                  reward_parts={"step": -0.1})
+            return f"bad action, at {self.pos}", -0.1, False, False, info
         self.pos += 1
         done = self.pos == 3
         info = self.step_info(state_key=str(self.pos), action_valid=True,
@@ -88,10 +89,18 @@ def test_action_parser_invalid_output_keeps_state():
     obs, reward, terminated, truncated, info = env.step("<action>right</action>")
     assert obs == "at 1" and info["parsed_action"] == "right" and info["action_valid"]
     obs, reward, terminated, truncated, info = env.step("I go right")
-    assert not info["action_valid"] and info["state_key"] == "1"
-    assert info["reward_parts"] == {"format": -1.0} and reward == 0.0
+    assert not info["action_valid"] and info["format_error"] and info["state_key"] == "1"
+    # The environment's own invalid-action cost: never better than a legal move.
+    assert info["reward_parts"] == {"step": -0.1} and reward == -0.1
     assert obs.startswith("Invalid action: no <action>") and obs.endswith("at 1")
     assert (terminated, truncated) == (False, False)
+
+
+def test_unparsable_output_counts_against_the_turn_limit():
+    env = ActionParser(TurnLimit(Corridor(), max_turns=2), "xml")
+    env.reset()
+    assert env.step("no tags")[3] is False
+    assert env.step("still no tags")[3] is True
 
 
 def test_action_parser_json_passes_compact_call():
@@ -132,7 +141,7 @@ def test_invalid_action_penalty():
     env = InvalidActionPenalty(Corridor(), penalty=0.25)
     env.reset()
     _, reward, *_, info = env.step("left")
-    assert reward == -0.25 and info["reward_parts"]["invalid"] == -0.25
+    assert reward == -0.35 and info["reward_parts"]["invalid"] == -0.25
     _, reward, *_, info = env.step("right")
     assert reward == 0.0 and "invalid" not in info["reward_parts"]
 
