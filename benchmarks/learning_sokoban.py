@@ -7,7 +7,7 @@ Every (method, seed) pair runs the shipped CPU recipe (``env=sokoban model=tiny 
 with the same overrides; only ``algo`` and ``trainer.seed`` change, so the warm start, task
 seeds and held-out seeds are shared across methods for a given seed. Writes
 ``curves.png`` (mean held-out success per iteration with a band of ± one standard error over
-seeds) and ``results.json``; prints a Markdown table for ``benchmarks/RESULTS_trainer.md``.
+seeds) and ``results.json``; prints a Markdown table for ``benchmarks/RESULTS.md``.
 """
 
 from __future__ import annotations
