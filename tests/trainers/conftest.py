@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("torch")
+import torch
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +39,6 @@ def tiny_path(tiny_cfgs) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tiny_path):
     """``(model, tokenizer)`` loaded from the cached tiny model (float32, CPU)."""
-    import torch
 
     from agentgym.trainers.config import EnvConfig, ModelConfig
     from agentgym.trainers.model import load_policy

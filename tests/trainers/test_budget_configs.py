@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import hydra  # noqa: F401  (a missing dependency must fail, not skip)
 import pytest
-
-pytest.importorskip("hydra")
-
 import yaml
 from omegaconf import OmegaConf
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 import io
 import json
 
+import hydra  # noqa: F401  (a missing dependency must fail, not skip)
 import pytest
-
-pytest.importorskip("hydra")
-
 from rich.console import Console
 
 from agentgym.cli.main import main

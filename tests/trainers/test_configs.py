@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import inspect
 
+import hydra  # noqa: F401  (a missing dependency must fail, not skip)
 import pytest
-
-pytest.importorskip("hydra")
-
 from omegaconf import OmegaConf
 
 from agentgym import credit

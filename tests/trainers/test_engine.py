@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from agentgym.core.policy import Request  # noqa: E402
-from agentgym.trainers.engines import HFEngine  # noqa: E402
-from agentgym.trainers.logprobs import pack, sequence_logprobs  # noqa: E402
+from agentgym.core.policy import Request
+from agentgym.trainers.engines import HFEngine
+from agentgym.trainers.logprobs import pack, sequence_logprobs
 
 GRID = "# # # #\n# P X #\n# _ O #\n# # # #"
 

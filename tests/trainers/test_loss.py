@@ -5,10 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from agentgym.trainers.loss import aggregate, kl_estimate, ppo_loss  # noqa: E402
+from agentgym.trainers.loss import aggregate, kl_estimate, ppo_loss
 
 MASK = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
 LOSS = torch.tensor([[1.0, 2.0, 3.0], [4.0, 100.0, 100.0]])

@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 import pytest
-
-pytest.importorskip("torch")
+import torch  # noqa: F401  (a missing dependency must fail, not skip)
 
 from agentgym.core.trajectory import Episode, StepBatch, Turn
 from agentgym.trainers.config import ConfigError, TrainConfig

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from agentgym.trainers.checkpoint import STATE_FILE, list_checkpoints  # noqa: E402
-from agentgym.trainers.config import ConfigError, TrainConfig, from_dict  # noqa: E402
-from agentgym.trainers.logger import read_metrics  # noqa: E402
-from agentgym.trainers.recipe import train  # noqa: E402
+from agentgym.trainers.checkpoint import STATE_FILE, list_checkpoints
+from agentgym.trainers.config import ConfigError, TrainConfig, from_dict
+from agentgym.trainers.logger import read_metrics
+from agentgym.trainers.recipe import train
 
 
 def _cfg(run_dir, tiny_cfgs, **trainer) -> TrainConfig:

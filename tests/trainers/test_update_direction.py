@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import torch
+import transformers
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-
-from agentgym.trainers.config import LossConfig, OptimConfig  # noqa: E402
-from agentgym.trainers.logprobs import sequence_logprobs  # noqa: E402
-from agentgym.trainers.samples import TurnSample  # noqa: E402
-from agentgym.trainers.update import UpdateContext, update_policy  # noqa: E402
+from agentgym.trainers.config import LossConfig, OptimConfig
+from agentgym.trainers.logprobs import sequence_logprobs
+from agentgym.trainers.samples import TurnSample
+from agentgym.trainers.update import UpdateContext, update_policy
 
 
 def _model() -> torch.nn.Module:
