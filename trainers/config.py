@@ -37,8 +37,8 @@ class EnvConfig:
     system_prompt: str | None = None
     #: turn limit per episode (None = the environment's registered limit).
     max_turns: int | None = None
-    #: reward subtracted from every turn whose action was invalid (unparsable output earns 0
-    #: from the action parser, which can be better than a valid move's step penalty).
+    #: reward subtracted from every turn whose action was invalid (on top of the environment's
+    #: own invalid-action reward, which unparsable output also gets from the action parser).
     invalid_penalty: float = 0.0
 
 

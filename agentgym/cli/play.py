@@ -8,13 +8,10 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 
+from agentgym.core.env import observation_text
 from agentgym.core.registration import make
 
 QUIT_WORDS = {"quit", "exit", ":q"}
-
-
-def _observation_text(obs: Any) -> str:
-    return obs["text"] if isinstance(obs, dict) else str(obs)
 
 
 def _admissible(env: Any) -> list[str]:
@@ -43,7 +40,7 @@ def play(
         console.print(f"[bold]Goal:[/bold] {info.get('instruction', '')}", markup=False)
         total, turn = 0.0, 0
         while True:
-            console.print(Panel(_observation_text(obs), title=f"turn {turn}"), markup=False)
+            console.print(Panel(observation_text(obs), title=f"turn {turn}"), markup=False)
             actions = _admissible(env)
             if actions:
                 listing = "  ".join(f"[{i}] {a}" for i, a in enumerate(actions, 1))
@@ -70,7 +67,7 @@ def play(
                 markup=False, highlight=False,
             )
             if terminated or truncated:
-                console.print(Panel(_observation_text(obs), title="final"), markup=False)
+                console.print(Panel(observation_text(obs), title="final"), markup=False)
                 outcome = "solved" if info.get("success") else "not solved"
                 why = "terminated" if terminated else "truncated (turn limit)"
                 console.print(

@@ -59,6 +59,13 @@ def combine_reward(parts: Mapping[str, float], weights: Mapping[str, float] | No
     return float(sum(value * weights.get(name, 1.0) for name, value in parts.items()))
 
 
+def observation_text(observation: Any) -> str:
+    """The text of an observation (GUI observations are ``{"text": …, "image": …}``)."""
+    if isinstance(observation, dict):
+        return str(observation.get("text", ""))
+    return observation if isinstance(observation, str) else str(observation)
+
+
 class TextEnv(gym.Env[str, str]):
     """Base class for text environments: free-text spaces and contract-shaped info dicts.
 

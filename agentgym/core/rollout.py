@@ -46,6 +46,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from agentgym.core.env import observation_text
 from agentgym.core.policy import Generation, Policy, Request
 from agentgym.core.registration import EnvSpec, make, spec
 from agentgym.core.trajectory import Episode, Turn
@@ -220,7 +221,7 @@ def collect(
 
     executor = ThreadPoolExecutor(workers, thread_name_prefix="agentgym-env") if workers else None
     runner = _Runner(
-        env_id=env_spec.id, policy=policy, make_env=make_env, jobs=jobs, limit=limit,
+        env_id=env_spec.id, policy=policy, make_env=make_env, jobs=jobs,
         action_format=action_format, max_batch_size=max_batch_size,
         straggler_timeout=straggler_timeout, on_episode=on_episode, stats=stats,
         max_info_chars=max_info_chars,
@@ -289,7 +290,6 @@ class _Runner:
         policy: Callable[[Sequence[Request]], Sequence[Generation]],
         make_env: Callable[[], gym.Env],
         jobs: list[_Job],
-        limit: int,
         action_format: str,
         max_batch_size: int | None,
         straggler_timeout: float | None,
@@ -303,7 +303,6 @@ class _Runner:
         self.make_env = make_env
         self.queue = deque(jobs)
         self.results: list[Episode | None] = [None] * len(jobs)
-        self.limit = limit
         self.action_format = action_format
         self.max_batch_size = max_batch_size
         self.straggler_timeout = straggler_timeout
@@ -449,7 +448,7 @@ class _Runner:
             observation, info = future.result()
             info = dict(info)
             slot.observation = observation
-            slot.state_key = str(info.get("state_key", _text(observation)))
+            slot.state_key = str(info.get("state_key", observation_text(observation)))
             slot.last_info = info
             slot.episode = Episode(
                 env_id=self.env_id,
@@ -485,7 +484,7 @@ class _Runner:
     ) -> Turn:
         """Record one turn and advance the slot; ``result=None`` records a crashed step."""
         turn = Turn(
-            observation=_text(slot.observation),
+            observation=observation_text(slot.observation),
             action=generation.text,
             state_key=slot.state_key,
             prompt_ids=generation.prompt_ids,
@@ -510,16 +509,11 @@ class _Runner:
         turn.action_valid = bool(info.get("action_valid", True))
         turn.terminated = bool(terminated)
         turn.truncated = bool(truncated)
-        if not (turn.terminated or turn.truncated) and len(slot.episode.turns) + 1 >= self.limit:
-            # ActionParser answers unparsable output without stepping the env (so without
-            # TurnLimit counting it); the collect-level limit counts every turn.
-            turn.truncated = True
-            info["truncated_reason"] = "turn_limit"
         turn.info = _clean_info(info, _TURN_FIELD_KEYS, self.max_info_chars)
         if policy_info:
             turn.info["policy"] = policy_info
         slot.observation = observation
-        slot.state_key = str(info.get("state_key", _text(observation)))
+        slot.state_key = str(info.get("state_key", observation_text(observation)))
         slot.last_info = info
         return turn
 
@@ -553,13 +547,6 @@ class _Runner:
         if self.on_episode is not None:
             self.on_episode(episode)
         self._start_next(slot)
-
-
-def _text(observation: Any) -> str:
-    """The text of an observation (GUI observations are ``{"text": …, "image": …}``)."""
-    if isinstance(observation, dict):
-        return str(observation.get("text", ""))
-    return observation if isinstance(observation, str) else str(observation)
 
 
 def _error_record(

@@ -19,6 +19,8 @@ from typing import Any, SupportsFloat
 
 import gymnasium as gym
 
+from agentgym.core.env import observation_text
+
 ACTION_FORMATS = ("plain", "xml", "json")
 
 _XML_ACTION = re.compile(r"<action>(.*?)</action>", re.DOTALL | re.IGNORECASE)
@@ -300,8 +302,7 @@ class ChatHistory(gym.Wrapper):
 
 
 def _default_format(observation: Any, info: dict[str, Any]) -> str:
-    text = observation["text"] if isinstance(observation, dict) else str(observation)
-    return text
+    return observation_text(observation)
 
 
 class EpisodeRecorder(gym.Wrapper):

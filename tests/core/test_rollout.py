@@ -188,7 +188,7 @@ def test_turn_limit_truncates_not_terminates(env_log: list) -> None:
 
 
 def test_turn_limit_counts_unparsable_outputs(env_log: list) -> None:
-    # ActionParser answers unparsable text without stepping the env; the limit still holds.
+    # ActionParser steps unparsable text as the no-op "" action, so TurnLimit counts it.
     (episode,) = collect(ENV_ID, ScriptedPolicy(lambda r: "no tags here", render=False),
                          tasks=[0], max_turns=3, action_format="xml",
                          env_kwargs={"log": env_log})
