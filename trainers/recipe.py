@@ -17,6 +17,7 @@ continues exactly where a killed run stopped.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import inspect
@@ -43,6 +44,7 @@ from agentgym.trainers.logger import MetricsLogger
 from agentgym.trainers.model import (
     frozen_copy,
     load_policy,
+    model_path,
     resolve_device,
     save_pretrained,
 )
@@ -73,7 +75,16 @@ class TrainResult:
 
 
 def train(cfg: TrainConfig, *, console: Any = None) -> TrainResult:
-    """Run the whole recipe for ``cfg``; see the module doc."""
+    """Run the whole recipe for ``cfg``; see the module doc.
+
+    The generation engine (a vLLM engine runs worker processes) is closed when this returns,
+    also on an error or an interrupt.
+    """
+    with contextlib.ExitStack() as resources:
+        return _train(cfg, console, resources)
+
+
+def _train(cfg: TrainConfig, console: Any, resources: contextlib.ExitStack) -> TrainResult:
     t0 = time.perf_counter()
     cfg = validate(copy.deepcopy(cfg))
     t = cfg.trainer
@@ -104,7 +115,9 @@ def train(cfg: TrainConfig, *, console: Any = None) -> TrainResult:
 
     # --- 2. model, engine, logger ----------------------------------------------------------
     model, tokenizer = load_policy(cfg.model, cfg.env, device)
-    engine = make_engine(t.engine, model, tokenizer, seed=t.seed, device=device)
+    engine = make_engine(t.engine, model, tokenizer, seed=t.seed, device=device,
+                         model_path=str(model_path(cfg.model, cfg.env)))
+    resources.callback(engine.close)
     autocast = device.type == "cuda" and cfg.model.dtype != "float32"
     ctx = UpdateContext(device=device, pad_id=int(tokenizer.pad_token_id),
                         temperature=t.engine.temperature, norm_len=float(t.engine.max_new_tokens),
@@ -129,6 +142,7 @@ def train(cfg: TrainConfig, *, console: Any = None) -> TrainResult:
             logger.log("warmup", 0, bc)
             say(f"warm start: {bc['demo_turns']} expert turns, BC loss "
                 f"{bc['first_loss']:.3f} → {bc['last_loss']:.3f}")
+            engine.sync_weights(model)
         if t.loss.kl_coef > 0:
             save_pretrained(model, tokenizer, warm_dir)
         warmstart = evaluate("warm start")
@@ -145,6 +159,7 @@ def train(cfg: TrainConfig, *, console: Any = None) -> TrainResult:
     start = 0
     if checkpoint is not None:
         state = load_checkpoint(checkpoint, model=model, optimizer=optimizer)
+        engine.sync_weights(model)
         engine.load_state_dict(state["engine"])
         shuffle.set_state(state["shuffle"])
         warmstart = state["warmstart"]
@@ -248,7 +263,8 @@ def behaviour_clone(
             chunk = [samples[i] for i in order[start : start + w.batch_size]]
             losses.append(sft_step(model, optimizer, chunk, ctx,
                                    micro_batch_size=t.optim.micro_batch_size,
-                                   max_grad_norm=t.optim.max_grad_norm))
+                                   max_grad_norm=t.optim.max_grad_norm,
+                                   prompt_weight=w.prompt_loss))
     return {
         "demo_episodes": len(episodes),
         "demo_turns": len(samples),

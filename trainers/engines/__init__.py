@@ -44,8 +44,9 @@ def make_engine(
 
         if model_path is None:
             raise ValueError("the vllm engine needs model_path (a saved model directory)")
+        device_name = None if device is None else device.type
         return VLLMEngine(model_path, tokenizer, gpu_memory_utilization=cfg.gpu_memory_utilization,
-                          **common)
+                          device=device_name, **common)
     raise ValueError(f"unknown engine backend {cfg.backend!r}; use 'hf' or 'vllm'")
 
 

@@ -232,6 +232,9 @@ class HFEngine:
         """No-op: the engine samples from the training model itself."""
         self.model = model
 
+    def close(self) -> None:
+        """Nothing to release (the model belongs to the trainer)."""
+
 
 class _SamplingPolicy:
     """An engine viewed as a policy with a fixed temperature (e.g. greedy evaluation)."""
