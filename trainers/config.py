@@ -201,6 +201,9 @@ class WarmupConfig:
     lr: float = 1e-3
     #: samples per optimizer step.
     batch_size: int = 32
+    #: weight of the next-token loss on the prompts (language-model pretraining on the
+    #: environment's text, which a from-scratch tiny model needs to learn to read observations).
+    prompt_loss: float = 0.0
 
 
 @dataclass

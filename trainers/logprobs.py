@@ -90,6 +90,22 @@ def response_logits(model: torch.nn.Module, batch: PackedBatch) -> torch.Tensor:
     return out.logits[:, :-1, :].float()
 
 
+def next_token_logprobs(model: torch.nn.Module, batch: PackedBatch) -> torch.Tensor:
+    """Teacher-forced log-prob of every token given the ones before it: ``(B, P+R−1)``.
+
+    Column ``j`` is ``log p(input_ids[:, j+1] | input_ids[:, :j+1])`` (float32); columns
+    ``P−1 …`` are the response tokens' (as :func:`response_logits` + :func:`token_logprobs`).
+    """
+    out = model(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        position_ids=batch.position_ids,
+        use_cache=False,
+    )
+    logits = out.logits[:, :-1, :].float()
+    return token_logprobs(logits, batch.input_ids[:, 1:])
+
+
 def token_logprobs(
     logits: torch.Tensor, tokens: torch.Tensor, temperature: float = 1.0
 ) -> torch.Tensor:

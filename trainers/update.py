@@ -28,6 +28,7 @@ import torch
 from agentgym.trainers.config import LossConfig, OptimConfig
 from agentgym.trainers.logprobs import (
     entropy_from_logits,
+    next_token_logprobs,
     pack,
     response_logits,
     token_logprobs,
@@ -222,21 +223,42 @@ def sft_step(
     *,
     micro_batch_size: int = 64,
     max_grad_norm: float = 1.0,
+    prompt_weight: float = 0.0,
 ) -> float:
-    """One behaviour-cloning step: token-mean cross-entropy of the responses; returns the loss."""
+    """One behaviour-cloning step; returns the response loss (nats per response token).
+
+    The loss is the token-mean cross-entropy of the responses plus ``prompt_weight`` times the
+    token-mean next-token loss over the prompts. The prompt term is language-model pretraining
+    on the environment's own text: a model trained from scratch (``model=tiny``) must first
+    learn to read observations — e.g. where the player stands in a Sokoban grid — and the
+    responses alone (a few tokens per turn) give too little signal for that. With
+    ``prompt_weight=1`` the tiny model's held-out expert-action accuracy on Sokoban reached 94%
+    after 1,000 steps; without it, 37–41% (see benchmarks/RESULTS.md).
+    """
     model.train()
     optimizer.zero_grad(set_to_none=True)
     n_tokens = float(sum(len(s.response_ids) for s in samples))
+    n_prompt = float(sum(max(len(s.prompt_ids) - 1, 0) for s in samples))
     total = 0.0
     for micro in _chunks(range(len(samples)), micro_batch_size):
         packed = pack([samples[i].prompt_ids for i in micro],
                       [samples[i].response_ids for i in micro], ctx.pad_id).to(ctx.device)
+        p_len = packed.prompt_len
         with _autocast(ctx):
-            logits = response_logits(model, packed)
-        logp = token_logprobs(logits, packed.response_ids)
-        loss = -(logp * packed.response_mask).sum() / n_tokens
+            if prompt_weight > 0:
+                every = next_token_logprobs(model, packed)
+                logp = every[:, p_len - 1 :]
+            else:
+                logp = token_logprobs(response_logits(model, packed), packed.response_ids)
+        response_loss = -(logp * packed.response_mask).sum() / n_tokens
+        loss = response_loss
+        if prompt_weight > 0 and n_prompt > 0:
+            mask = packed.attention_mask
+            prompt_mask = (mask[:, 1:p_len] * mask[:, : p_len - 1]).float()
+            prompt_loss = -(every[:, : p_len - 1] * prompt_mask).sum() / n_prompt
+            loss = loss + prompt_weight * prompt_loss
         loss.backward()
-        total += float(loss.detach())
+        total += float(response_loss.detach())
     params = [p for p in model.parameters() if p.requires_grad]
     if max_grad_norm > 0:
         torch.nn.utils.clip_grad_norm_(params, max_grad_norm)

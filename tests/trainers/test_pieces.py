@@ -91,3 +91,51 @@ def test_tiny_tokenizer_round_trip_and_chat_template(tiny_path):
     config = AutoConfig.from_pretrained(str(tiny_path))
     assert config.model_type == "qwen2"
     assert config.hidden_size // config.num_attention_heads >= 32
+
+
+def test_next_token_logprobs_agree_with_response_logprobs(tiny_model):
+    from agentgym.trainers.logprobs import next_token_logprobs, pack, sequence_logprobs
+
+    model, tokenizer = tiny_model
+    prompts = [[5, 6, 7, 8, 9], [10, 11, 12]]
+    responses = [[13, 14], [15, 16, 17]]
+    with torch.no_grad():
+        response_lp, mask = sequence_logprobs(model, prompts, responses, tokenizer.pad_token_id)
+        every = next_token_logprobs(model, pack(prompts, responses, tokenizer.pad_token_id))
+    p_len = max(map(len, prompts))
+    assert every.shape == (2, p_len + 3 - 1)
+    assert torch.allclose(every[:, p_len - 1 :] * mask, response_lp * mask, atol=1e-5)
+
+
+def test_sft_prompt_loss_teaches_the_prompt_text(tiny_path):
+    """With prompt_weight > 0 behaviour cloning also fits the prompts; without, it does not."""
+    from agentgym.trainers.config import EnvConfig, ModelConfig
+    from agentgym.trainers.logprobs import next_token_logprobs, pack
+    from agentgym.trainers.model import load_policy
+    from agentgym.trainers.samples import TurnSample
+    from agentgym.trainers.update import UpdateContext, sft_step
+
+    torch.manual_seed(0)
+    results = {}
+    for weight in (0.0, 1.0):
+        model, tokenizer = load_policy(ModelConfig(), EnvConfig(), torch.device("cpu"),
+                                       path=tiny_path)
+        prompt = tokenizer.encode("# # # #\n# P X #\n# _ O #", add_special_tokens=False)
+        response = tokenizer.encode("<action>up</action>", add_special_tokens=False)
+        samples = [TurnSample(prompt, response, None, 1.0)] * 4
+        ctx = UpdateContext(device=torch.device("cpu"), pad_id=int(tokenizer.pad_token_id))
+        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+        packed = pack([prompt], [response], ctx.pad_id)
+
+        def prompt_nll() -> float:
+            with torch.no_grad():
+                return -float(next_token_logprobs(model, packed)[0, : len(prompt) - 1].mean())
+
+        before = prompt_nll()
+        losses = [sft_step(model, optimizer, samples, ctx, prompt_weight=weight)
+                  for _ in range(15)]
+        results[weight] = (before, prompt_nll(), losses)
+    for weight, (before, after, losses) in results.items():
+        assert losses[-1] < losses[0] * 0.5, weight  # the response is learned either way
+    assert results[1.0][1] < 0.5 * results[1.0][0]  # the prompt is learned with the weight
+    assert results[1.0][1] < 0.5 * results[0.0][1]  # ... and far better than without it
