@@ -18,7 +18,7 @@ BUDGETS = sorted((Path(__file__).resolve().parents[2] / "configs" / "budget").gl
 
 def test_there_are_budgets_for_the_slow_envs():
     names = {path.stem for path in BUDGETS}
-    assert {"swe_cpu", "webshop_cpu", "webshop_browser_cpu"} <= names
+    assert {"swe_cpu", "webshop_cpu", "webshop_browser_cpu", "textworld_cpu"} <= names
 
 
 @pytest.mark.parametrize("path", BUDGETS, ids=lambda p: p.stem)
