@@ -297,7 +297,8 @@ def generate_tasks(
         max_fail_fraction: drop bugs breaking more than this fraction of the suite (e.g.
             import errors) — they do not describe one behaviour.
         workers: parallel processes (default: CPU count).
-        timeout: seconds per suite run; slower mutants (infinite loops) are dropped.
+        timeout: seconds per suite run; a run that times out is retried once with 4x the time,
+            and mutants still slower than that (infinite loops) are dropped.
 
     Returns:
         Tasks sorted by ``instance_id``.
@@ -325,16 +326,21 @@ def generate_tasks(
             reports = list(pool.map(_validate, payload, chunksize=4))
     else:
         reports = [_validate(job) for job in payload]
+    # A run that timed out may only have met a busy machine: retry it once with 4x the time, so
+    # the task set does not depend on the load (true infinite loops still time out).
+    slow = 4 * timeout
+    reports = [
+        report if report is not None else _validate((files, mutation, slow))
+        for (files, mutation, _), report in zip(payload, reports, strict=True)
+    ]
 
     tasks: list[SWETask] = []
     baselines: dict[str, dict[str, Any]] = {}
     for (name, mutation), report in zip(jobs, reports, strict=True):
         if mutation is None:
-            if report is None:  # timed out or crashed: a busy machine, retry once with slack
-                report = _validate((repo_contents[name], None, 10 * timeout))
             if report is None:
                 raise RuntimeError(f"the test suite of bundled repository {name!r} did not "
-                                   f"finish in {10 * timeout:.0f} s")
+                                   f"finish in {slow:.0f} s")
             if any(v[0] != "passed" for v in report["results"].values()):
                 raise RuntimeError(f"the bundled repository {name!r} fails its own tests")
             baselines[name] = report
