@@ -2,10 +2,13 @@
 
 Batch: 100 tasks × 8 episodes × ~1,250 turns (uniform 1,000–1,500) ≈ 1,000,000 rows, 50 anchor
 states and 6 actions per task (so states repeat across and within episodes), sparse rewards,
-rows shuffled. Each vectorized method is timed on the full batch (best of ``--repeats``). The
-loop reference (``tests/credit/reference.py``) is timed on a subsample of whole task groups and
-extrapolated linearly to the full row count (every reference is linear in rows per group at a
-fixed episode length); the output says so.
+rows shuffled; CAST gets random solver distances (some unknown or unreachable), HiPER random
+critic values with a subgoal switch on ~30% of the turns. Each vectorized method is timed on the
+full batch (best of ``--repeats``). The loop reference (``tests/credit/reference.py``) is timed
+on a subsample of whole task groups and extrapolated linearly to the full row count (every
+reference is linear in rows per group at a fixed episode length); the output says so. A last
+line times CAST's ``goal_distances``, the Python pass that reads the distances from Episode
+objects' info dicts, against its loop reference.
 
 Usage::
 
@@ -24,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from agentgym import credit
-from agentgym.core.trajectory import StepBatch, stable_hash
+from agentgym.core.trajectory import Episode, StepBatch, Turn, stable_hash
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "credit"))
 import reference as ref
@@ -51,10 +54,22 @@ def make_batch(n_tasks: int, group_size: int, seed: int = 0) -> tuple[StepBatch,
         valid=np.ones(n, bool), outcome=outcome[order],
         reward_parts={"correct": outcome[order], "tool": reward[order] * 0.5},
     )
+    # CAST: a solver distance before and after each turn (5% unknown, 2% unreachable after).
+    before = rng.integers(0, 30, size=n).astype(float)
+    after = np.clip(before + rng.choice([-1.0, 0.0, 1.0], size=n), 0, None)
+    before[rng.random(n) < 0.05] = np.nan
+    after[rng.random(n) < 0.02] = np.inf
+    # HiPER: critic values per turn, a subgoal switch on ~30% of the turns.
+    switch = rng.random(n) < 0.3
     extras = {
         "beliefs": np.log(rng.uniform(0.05, 0.95, size=n)),
         "step": rng.normal(size=n),
         "next_obs": np.where(rng.random(n) < 0.2, "Nothing happens.", "ok").astype(object),
+        "before": before[order],
+        "after": after[order],
+        "v_low": rng.normal(size=n)[order],
+        "v_high": rng.normal(size=n)[order],
+        "switch": switch[order],
     }
     return batch, extras
 
@@ -87,7 +102,36 @@ def methods(batch: StepBatch, x: dict) -> dict[str, tuple[Callable, Callable]]:
         "spa": (lambda: credit.spa(batch, contributions=x["step"], next_observation=x["next_obs"]),
                 lambda: ref.spa(batch, x["step"], x["next_obs"])),
         "progrm": (lambda: credit.progrm(batch), lambda: ref.progrm(batch)),
+        "cast": (lambda: credit.cast(batch, distance=x["before"], next_distance=x["after"]),
+                 lambda: ref.cast(batch, credit.grpo(batch), x["before"], x["after"])),
+        "graphgpo": (lambda: credit.graphgpo(batch),
+                     lambda: ref.graphgpo(batch, credit.grpo(batch))),
+        "hiper": (lambda: credit.hiper(batch, v_low=x["v_low"], v_high=x["v_high"],
+                                       switch=x["switch"]),
+                  lambda: ref.hiper(batch, x["v_low"], x["v_high"], x["switch"])["low"]),
     }
+
+
+def time_goal_distances(n_rows: int, repeats: int) -> None:
+    """CAST's extraction pass: the distances read from ``n_rows`` turns' info dicts."""
+    rng = np.random.default_rng(1)
+    episodes, rows = [], 0
+    while rows < n_rows:
+        length = int(rng.integers(10, 60))
+        turns = [Turn(observation="", action="up", info={"distance_to_goal": float(d)})
+                 for d in rng.integers(0, 30, size=length)]
+        episodes.append(Episode(env_id="toy", task_id="t", group_id=f"g{len(episodes) // 8}",
+                                episode_id=str(len(episodes)), seed=0, turns=turns,
+                                info={"distance_to_goal": 20}))
+        rows += length
+    batch = StepBatch.from_episodes(episodes)
+    fast = best_of(lambda: credit.goal_distances(batch), repeats)
+    start = time.perf_counter()
+    ref.goal_distances(batch)
+    slow = time.perf_counter() - start
+    print(f"{'goal_distances':<20}{fast:>12.3f}{len(batch) / fast:>14,.0f}{slow:>13.2f}"
+          f"{'':>16}{slow / fast:>9.1f}x   (on {len(batch):,} rows of Episode objects: a "
+          "Python pass over the info dicts, like StepBatch.from_episodes)")
 
 
 def best_of(fn: Callable, repeats: int) -> float:
@@ -107,6 +151,8 @@ def main() -> None:
                         help="task groups in the reference subsample")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", nargs="*", help="method names to run")
+    parser.add_argument("--extraction-rows", type=int, default=200_000,
+                        help="turns of Episode objects for the goal_distances extraction timing")
     args = parser.parse_args()
 
     batch, extras = make_batch(args.tasks, args.group_size)
@@ -139,9 +185,7 @@ def main() -> None:
         expected = ref_calls[name][1]()
         ref_time = time.perf_counter() - start
         got = ref_calls[name][0]()
-        if isinstance(got, tuple):
-            got = got[0]
-        if isinstance(expected, tuple):
+        if isinstance(expected, tuple):  # the mc_grpo reference also returns its pivot mask
             expected = expected[0]
         err = float(np.max(np.abs(np.asarray(got) - np.asarray(expected, dtype=np.float64))))
         if err > 1e-9:
@@ -149,6 +193,8 @@ def main() -> None:
         ref_full = ref_time * scale
         print(f"{name:<20}{fast:>12.3f}{len(batch) / fast:>14,.0f}{ref_time:>13.2f}"
               f"{ref_full:>16.1f}{ref_full / fast:>9.0f}x")
+    if not args.only or "goal_distances" in args.only:
+        time_goal_distances(args.extraction_rows, args.repeats)
 
 
 if __name__ == "__main__":

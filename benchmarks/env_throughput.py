@@ -1,14 +1,19 @@
 """Throughput of the text environments and the overhead of the rollout loop.
 
-Two measurements:
+Three measurements:
 
-1. **Environment steps/s** — for every registered environment of family ``text`` that can be
-   made, under a random policy (uniform over ``admissible_actions()``) and the expert
-   (``expert_action()``): only ``env.step`` is timed, single-threaded, pinned to one core.
-   Action selection and ``reset`` are outside the timed region.
+1. **Environment steps/s and reset time** — for every registered environment of family
+   ``text`` that can be made, under a random policy (uniform over ``admissible_actions()``) and
+   the expert (``expert_action()``): ``env.step`` and ``env.reset`` are timed separately,
+   single-threaded, pinned to one core; action selection is outside the timed regions. Targets
+   (were wall-clock assertions in the tests): Sokoban ≥ 5,000 random steps/s; a TextWorld reset
+   from the game cache < 2 s.
 2. **Rollout overhead** — :func:`agentgym.core.rollout.collect` playing 64 concurrent Sokoban
    episodes with the expert, inline (``num_workers=0``) and with the default thread pool:
    wall time against the summed time inside ``env.step``/``reset`` and the policy.
+3. **Concurrent steps** — 8 episodes × 3 turns of an environment whose step sleeps 50 ms, with
+   ``num_workers=0`` (one step at a time) and 8: the speed-up (ideally 8×; the test suite proves
+   the concurrency itself with a barrier).
 
 Usage::
 
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import agentgym
+from agentgym.core.env import TextEnv, optional_method
 from agentgym.core.policies import ExpertPolicy
 from agentgym.core.rollout import RolloutStats, collect
 
@@ -39,10 +45,15 @@ class StepResult:
     episodes: int
     step_s: float
     success: int
+    reset_s: float = 0.0
 
     @property
     def steps_per_s(self) -> float:
         return self.steps / self.step_s if self.step_s > 0 else float("nan")
+
+    @property
+    def reset_ms(self) -> float:
+        return 1e3 * self.reset_s / self.episodes if self.episodes else float("nan")
 
 
 def pin_to_one_core() -> str:
@@ -54,29 +65,24 @@ def pin_to_one_core() -> str:
     return "not pinned (no sched_setaffinity)"
 
 
-def _method(env, name: str):
-    try:
-        return env.get_wrapper_attr(name)
-    except AttributeError:
-        return getattr(env.unwrapped, name, None)
-
-
 def time_steps(env_id: str, policy: str, max_steps: int, budget_s: float, seed0: int = 0
                ) -> StepResult:
     """Step ``env_id`` with ``policy`` until ``max_steps`` steps or ``budget_s`` wall seconds."""
     env = agentgym.make(env_id)
     rng = np.random.default_rng(seed0)
-    admissible = _method(env, "admissible_actions")
-    expert = _method(env, "expert_action")
+    admissible = optional_method(env, "admissible_actions")
+    expert = optional_method(env, "expert_action")
     if policy == "expert" and expert is None:
         raise RuntimeError(f"{env_id} has no expert_action")
     steps = episodes = success = 0
-    step_ns = 0
+    step_ns = reset_ns = 0
     deadline = time.perf_counter() + budget_s
     perf_ns = time.perf_counter_ns
     try:
         while steps < max_steps and time.perf_counter() < deadline:
+            t0 = perf_ns()
             env.reset(seed=seed0 + episodes)
+            reset_ns += perf_ns() - t0
             episodes += 1
             done = False
             while not done and steps < max_steps:
@@ -94,7 +100,7 @@ def time_steps(env_id: str, policy: str, max_steps: int, budget_s: float, seed0:
                 success += bool(done and info.get("success", False))
     finally:
         env.close()
-    return StepResult(env_id, policy, steps, episodes, step_ns / 1e9, success)
+    return StepResult(env_id, policy, steps, episodes, step_ns / 1e9, success, reset_ns / 1e9)
 
 
 def rollout_overhead(n_episodes: int, num_workers: int | None) -> tuple[RolloutStats, int]:
@@ -103,6 +109,59 @@ def rollout_overhead(n_episodes: int, num_workers: int | None) -> tuple[RolloutS
     episodes = collect("agentgym/Sokoban-v0", ExpertPolicy(), tasks=range(n_episodes),
                        num_workers=num_workers, stats=stats)
     return stats, sum(e.success for e in episodes)
+
+
+def cached_reset_ms(env_id: str, seeds: range) -> float:
+    """Mean ms of ``reset(seed)`` once every seed's task is cached (one warm-up reset each)."""
+    env = agentgym.make(env_id)
+    try:
+        for seed in seeds:
+            env.reset(seed=seed)
+        t0 = time.perf_counter()
+        for seed in seeds:
+            env.reset(seed=seed)
+        return 1e3 * (time.perf_counter() - t0) / len(seeds)
+    finally:
+        env.close()
+
+
+class _SleepyEnv(TextEnv):
+    """Counts to 3; every step sleeps ``sleep_s`` (an environment waiting on I/O)."""
+
+    def __init__(self, sleep_s: float = 0.05) -> None:
+        super().__init__()
+        self.sleep_s = sleep_s
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.n = 0
+        return "0", self.reset_info(task_id=str(seed), instruction="count", state_key="0")
+
+    def expert_action(self) -> str:
+        return "inc"
+
+    def step(self, action):
+        time.sleep(self.sleep_s)
+        self.n += 1
+        done = self.n == 3
+        return str(self.n), float(done), done, False, self.step_info(
+            state_key=str(self.n), action_valid=True, reward_parts={"goal": float(done)},
+            success=done)
+
+
+def concurrency_speedup(episodes: int = 8) -> tuple[float, float]:
+    """Wall seconds of ``episodes`` sleepy episodes with 0 and with ``episodes`` workers."""
+    env_id = "benchmark/Sleepy-v0"
+    agentgym.register(env_id, entry_point=_SleepyEnv, max_episode_steps=5)
+    walls = []
+    try:
+        for workers in (0, episodes):
+            t0 = time.perf_counter()
+            collect(env_id, ExpertPolicy(), tasks=range(episodes), num_workers=workers)
+            walls.append(time.perf_counter() - t0)
+    finally:
+        agentgym.registry.pop(env_id, None)
+    return walls[0], walls[1]
 
 
 def main() -> None:
@@ -119,8 +178,10 @@ def main() -> None:
     print(f"# env throughput — {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}, {pinned}, max {max_steps} steps / {budget:g} s")
 
-    print("\n| environment | policy | steps | episodes | solved | env.step time (s) | steps/s |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+    print("\n| environment | policy | steps | episodes | solved | env.step time (s) | steps/s | "
+          "reset (ms) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    targets = []
     skipped = []
     for env_id, env_spec in sorted(agentgym.registry.items()):
         if env_spec.family != "text":
@@ -132,7 +193,16 @@ def main() -> None:
                 skipped.append(f"{env_id} ({policy}): {type(exc).__name__}: {exc}")
                 continue
             print(f"| {env_id} | {policy} | {r.steps} | {r.episodes} | {r.success} | "
-                  f"{r.step_s:.3f} | {r.steps_per_s:,.0f} |")
+                  f"{r.step_s:.3f} | {r.steps_per_s:,.0f} | {r.reset_ms:,.2f} |")
+            if env_id == "agentgym/Sokoban-v0" and policy == "random":
+                ok = "OK" if r.steps_per_s >= 5_000 else "BELOW TARGET"
+                targets.append(f"Sokoban random steps/s {r.steps_per_s:,.0f} (≥ 5,000): {ok}")
+    if "agentgym/TextWorld-v0" in agentgym.registry:
+        ms = cached_reset_ms("agentgym/TextWorld-v0", seeds=range(3))
+        ok = "OK" if ms < 2_000 else "BELOW TARGET"
+        targets.append(f"TextWorld reset with the game cached {ms:,.1f} ms (< 2,000): {ok}")
+    for line in targets:
+        print(f"\ntarget: {line}")
     for line in skipped:
         print(f"\nnot measured: {line}")
 
@@ -150,6 +220,13 @@ def main() -> None:
               f"{stats.env_step_s:.3f} | {stats.env_reset_s:.3f} | {stats.policy_s:.3f} | "
               f"{stats.waves} | {stats.wall_s / max(stats.env_step_s, 1e-9):.1f} | "
               f"{per_step:.0f} |")
+
+    serial, concurrent = concurrency_speedup()
+    print("\n## concurrent steps: 8 episodes x 3 turns, step sleeps 50 ms\n")
+    print("| num_workers | wall (s) | speed-up |")
+    print("|---|---:|---:|")
+    print(f"| 0 (one step at a time) | {serial:.2f} | 1.0× |")
+    print(f"| 8 | {concurrent:.2f} | {serial / concurrent:.1f}× |")
 
 
 if __name__ == "__main__":

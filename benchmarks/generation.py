@@ -19,7 +19,7 @@ import torch
 from agentgym.core.policies import ExpertPolicy
 from agentgym.core.rollout import collect
 from agentgym.trainers.config import EnvConfig, ModelConfig
-from agentgym.trainers.engines import HFEngine
+from agentgym.trainers.engines import EngineBuild, SamplingSettings, make_engine
 from agentgym.trainers.model import load_policy, model_path
 
 
@@ -34,8 +34,9 @@ def main() -> None:
     env = EnvConfig()
     model, tokenizer = load_policy(ModelConfig(), env, torch.device("cpu"))
     path = model_path(ModelConfig(), env)
-    engine = HFEngine(model, tokenizer, temperature=0.0, max_new_tokens=args.max_new_tokens,
-                      stop=[], batch_size=args.prompts)
+    sampling = SamplingSettings(temperature=0.0, max_new_tokens=args.max_new_tokens,
+                                batch_size=args.prompts)
+    engine = make_engine("hf", EngineBuild(tokenizer=tokenizer, sampling=sampling, model=model))
     messages: list = []
 
     def grab(requests):
@@ -51,7 +52,7 @@ def main() -> None:
           f"{sum(map(len, prompts)) / len(prompts):.0f} tokens, {args.threads} threads; "
           f"hf identical greedy outputs batched vs one at a time: {same}/{len(prompts)}")
     if args.vllm:
-        time_vllm(path, tokenizer, prompts, batched, rate, args)
+        time_vllm(path, tokenizer, prompts, batched, rate, sampling)
 
 
 def time_modes(name: str, engine, prompts) -> tuple[list, list, float]:
@@ -72,16 +73,14 @@ def time_modes(name: str, engine, prompts) -> tuple[list, list, float]:
     return batched, single, n_batched / t_batched
 
 
-def time_vllm(path, tokenizer, prompts, hf_outputs, hf_rate: float, args) -> None:
+def time_vllm(path, tokenizer, prompts, hf_outputs, hf_rate: float, sampling) -> None:
     """The same prompts through the vLLM engine: start-up, batched and one-at-a-time tok/s."""
     import os
 
     os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
-    from agentgym.trainers.engines.vllm import VLLMEngine
-
     start = time.perf_counter()
-    engine = VLLMEngine(path, tokenizer, temperature=0.0, max_new_tokens=args.max_new_tokens,
-                        stop=[], batch_size=len(prompts), device="cpu")
+    engine = make_engine("vllm", EngineBuild(tokenizer=tokenizer, sampling=sampling,
+                                             model_path=path, device=torch.device("cpu")))
     t_load = time.perf_counter() - start
     try:
         batched, _, rate = time_modes("vllm", engine, prompts)

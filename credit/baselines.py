@@ -114,7 +114,15 @@ def mc_grpo_pivot_mask(batch: StepBatch, *, score: str = "outcome") -> np.ndarra
 
     The pivot is the episode at the lower-median position of its group's scores sorted
     ascending (ties broken by episode order), the index ``torch.median`` returns for odd sizes.
-    MC-GRPO excludes it from the loss.
+    MC-GRPO excludes it from the loss: multiply the per-row loss weights by this mask. It does not
+    depend on :func:`mc_grpo`'s scaling options.
+
+    Args:
+        batch: ``N`` rows.
+        score: ``"outcome"`` or ``"sum"``, as passed to :func:`mc_grpo`.
+
+    Returns:
+        ``(N,)`` bool, True on the rows to keep.
     """
     index = index_batch(batch, "mc_grpo")
     scores = episode_scores(batch, index, score)
@@ -133,21 +141,32 @@ def mc_grpo(
     mad_eps: float = 1e-3,
     preset: str | None = None,
     score: str = "outcome",
-    return_mask: bool = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+) -> np.ndarray:
     """MC-GRPO median-centred advantage (arXiv 2601.22582; code lotusroot-kim/MC-GRPO).
 
     Sample ``G+1`` episodes per group; ``A_i = R_i − median_g R`` (lower median, as
     ``torch.median``). The median ("pivot") episode has advantage 0 and is excluded from the
-    loss: ``mc_grpo_pivot_mask`` (or ``return_mask=True``) gives the rows to keep.
+    loss: :func:`mc_grpo_pivot_mask` gives the rows to keep.
 
-    Code extras, off by default (``preset="code"`` turns both on): divide by
-    ``MAD + mad_eps`` with ``MAD = median_g |R − median_g R|`` (with binary rewards MAD is
-    usually 0, making advantages ~1000× larger), then multiply nonzero advantages by
-    ``group size / #nonzero``.
+    **Default: median centring only** (``mad_scale=False``, ``rescale_nonzero=False``), the
+    estimator the paper's abstract describes. The official trainer (``preset="code"``, which
+    turns both extras on) also divides by ``MAD + mad_eps`` with
+    ``MAD = median_g |R − median_g R|``, then multiplies nonzero advantages by
+    ``group size / #nonzero``. With binary rewards MAD is usually 0, so that division multiplies
+    advantages by ``1/mad_eps = 1000`` (spec oracle T11: 3000 instead of 1) and makes their scale
+    depend on the reward distribution, unlike every other estimator here; it is therefore
+    opt-in.
+
+    Args:
+        batch: ``N`` rows.
+        mad_scale: divide by ``MAD + mad_eps``.
+        rescale_nonzero: multiply nonzero advantages by ``group size / #nonzero``.
+        mad_eps: the ε added to the MAD.
+        preset: ``"code"``: the official trainer's conventions (both extras on).
+        score: ``"outcome"`` or ``"sum"`` of the turn rewards.
 
     Returns:
-        ``(N,)`` advantages, or ``(advantages, keep_mask)`` with ``return_mask=True``.
+        ``(N,)`` float64 advantages.
     """
     if preset is not None:
         _check_choice("preset", preset, ("code",))
@@ -167,10 +186,6 @@ def mc_grpo(
         n_nonzero = np.bincount(groups, weights=nonzero.astype(np.float64), minlength=n_groups)
         factor = np.divide(n, n_nonzero, out=np.ones_like(n), where=n_nonzero > 0)
         adv = np.where(nonzero, adv * factor[groups], 0.0)
-    keep = np.ones(index.n_episodes, dtype=bool)
-    keep[pivot] = False
-    if return_mask:
-        return adv[index.ep], keep[index.ep]
     return adv[index.ep]
 
 

@@ -7,6 +7,7 @@
 * :func:`discounted_returns` — ``R_t = Σ_{k≥t} γ^{k−t} r_k`` per episode.
 * :func:`turn_gae` — turn-level GAE.
 * :func:`dense_ids` — dense ids of row keys made of several integer columns.
+* :func:`warn_if_single_state` — the :class:`SingleStateWarning` of GiGPO and SALT.
 
 No Python loop runs per row: per-group statistics use ``np.bincount``, keys use ``np.lexsort``,
 and backward recursions loop over the turn index (from the longest episode's last turn down to 0)
@@ -15,6 +16,9 @@ while processing every episode at once.
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,6 +29,18 @@ from agentgym.core.trajectory import StepBatch
 NORMS = ("mean", "mean_std", "none")
 STD_KINDS = ("unbiased", "population")
 SINGLETON_RULES = ("raw", "zero")
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+class SingleStateWarning(UserWarning):
+    """Every turn of a task group carries one state although its episodes take several steps.
+
+    Raised (as a warning) by GiGPO and SALT, which group turns by state: with one state per task
+    every turn falls into one group, which is almost always a batch built from turns whose
+    ``Turn.state_key`` was left at its default ``""``. Turn it into an error with
+    ``warnings.simplefilter("error", SingleStateWarning)``.
+    """
 
 
 def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
@@ -240,6 +256,54 @@ def index_batch(batch: StepBatch, method: str = "credit") -> EpisodeIndex:
         ep_len=lengths,
         ep_outcome=ep_outcome,
     )
+
+
+def _stacklevel_outside_package() -> int:
+    """The ``stacklevel`` (seen from this function's caller) of the first frame outside
+    ``agentgym.credit``: the user's call site, however deep inside the package the warning is
+    raised (``gigpo`` → ``gigpo_parts`` → …, ``compute_advantages`` → ``salt`` …)."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+def warn_if_single_state(keys: np.ndarray, index: EpisodeIndex, method: str) -> bool:
+    """Warn (:class:`SingleStateWarning`) when a task group has one state key for all its turns
+    while one of its episodes takes more than one step.
+
+    Single-step tasks are not flagged: all their turns start from the same initial state. The
+    message text does not vary with the batch, so Python's default warning filter shows it once
+    per call site (a training loop calling the estimator every iteration is told once).
+
+    Args:
+        keys: ``(N,)`` integer state (or anchor-group) key of each row.
+        index: the batch's :class:`EpisodeIndex`.
+        method: the method name that starts the message.
+
+    Returns:
+        True when the warning was issued.
+    """
+    row_group = index.row_group
+    probe = np.empty(index.n_groups, dtype=np.int64)
+    probe[row_group] = np.arange(index.n_rows)  # any row of each group
+    differs = keys != keys[probe[row_group]]
+    n_differ = np.bincount(row_group, weights=differs, minlength=index.n_groups)
+    multi_step = np.bincount(index.ep_group, weights=index.ep_len > 1, minlength=index.n_groups)
+    if not np.any((n_differ == 0) & (multi_step > 0)):
+        return False
+    warnings.warn(
+        f"{method}: every turn of a task group has the same state although its episodes take "
+        "more than one step, so all of the task's turns fall into one group and the step-level "
+        "credit compares turns taken in different states; if the environment sets no "
+        "state_key, every turn has the default \"\": set it to the state each action was taken "
+        "in (harmless when no action of the group changed the state)",
+        SingleStateWarning,
+        stacklevel=_stacklevel_outside_package(),
+    )
+    return True
 
 
 def _order_by_turn(

@@ -40,13 +40,21 @@ def gated(
     The default single gate is the episode ``outcome`` with ``threshold``, so
     ``R = r_high + 1[r_high ≥ δ]·Σ_t r_low_t``. ``gate=False`` gives the ungated D-RA sum.
 
+    **Without reward parts** (``batch.reward_parts`` empty, ``step_parts`` None) the ``reward``
+    column is taken to already hold the outcome, as in agentgym episodes (``Episode.outcome`` is
+    the final score the environment pays out, or the sum of the turn rewards). The low-level
+    reward of a turn is then what the outcome does not explain: ``r_low_t = r_t − 1[t = T−1]·o``
+    for outcome ``o`` on the last turn ``T−1``, so the outcome counts once:
+    ``R = o + 1[o ≥ δ]·(Σ_t r_t − o)``. Rewards ``[0, 1]`` with outcome 1 stay ``[0, 1]``
+    (R = 1); rewards ``[0.3, 0.2, 0]`` with a failed outcome 0 become ``[0, 0, 0]``.
+
     Args:
         batch: ``N`` rows with ``reward_parts``.
         threshold: δ of the default outcome gate (ignored when ``gates`` is given).
         gates: ``(name, δ)`` pairs, highest priority first; ``name`` is a reward part, or None
             for the ``outcome`` column (added on the episode's last turn).
         step_parts: low-level parts (default: every reward part not used as a gate; when the
-            batch has no parts, the ``reward`` column itself).
+            batch has no parts, the ``reward`` column minus the outcome on the last turn).
         strict: compare with ``>`` instead of ``≥``.
         gate: False disables gating (D-RA baseline).
 
@@ -62,12 +70,13 @@ def gated(
                 f"gated: gate part {name!r} not in batch.reward_parts "
                 f"{sorted(batch.reward_parts)}"
             )
-    if step_parts is None:
+    if step_parts is None and not batch.reward_parts:
+        low = batch.reward.copy()
+        if OUTCOME in gate_names:  # the reward column already holds the outcome: count it once
+            low[index.ep_last] -= index.ep_outcome
+    elif step_parts is None:
         names = [p for p in sorted(batch.reward_parts) if p not in gate_names]
-        low = (
-            sum((batch.reward_parts[p] for p in names), np.zeros(index.n_rows))
-            if batch.reward_parts else batch.reward.copy()
-        )
+        low = sum((batch.reward_parts[p] for p in names), np.zeros(index.n_rows))
     else:
         missing = [p for p in step_parts if p not in batch.reward_parts]
         if missing:

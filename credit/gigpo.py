@@ -3,18 +3,28 @@
 Reference code: langfengQ/verl-agent ``gigpo/core_gigpo.py`` (``compute_gigpo_outcome_advantage``).
 ``preset="verl-agent"`` reproduces that function's conventions exactly (row-weighted episode
 statistics, unbiased σ, ε = 1e-6, its singleton rules and its greedy similarity order).
+
+:func:`gigpo` is the registered estimator (advantages only); :func:`gigpo_parts` also returns
+``A^E``, ``A^S``, the step returns and the anchor groups.
 """
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 import numpy as np
 
 from agentgym.core.trajectory import StepBatch
 from agentgym.credit.baselines import episode_scores
-from agentgym.credit.common import _check_choice, dense_ids, index_batch, normalize_dense
+from agentgym.credit.common import (
+    _check_choice,
+    dense_ids,
+    index_batch,
+    normalize_dense,
+    warn_if_single_state,
+)
 from agentgym.credit.registry import register
 
 _NORM_ALIASES = {"mean": "mean", "mean_norm": "mean", "mean_std": "mean_std",
@@ -104,8 +114,26 @@ def anchor_groups(
     return cluster_of_pair[pair_ids], offset
 
 
-@register("gigpo")
-def gigpo(
+@dataclass(frozen=True)
+class GiGPOParts:
+    """The terms of one GiGPO computation, each ``(N,)`` and aligned with the batch rows.
+
+    Attributes:
+        advantages: ``A = A^E + ω·A^S`` (what the ``gigpo`` estimator returns).
+        episode: the episode advantage ``A^E`` (Eq. 3), broadcast to the episode's rows.
+        step: the step advantage ``A^S`` (Eq. 7).
+        returns: the discounted step returns ``R_t`` (Eq. 5).
+        anchor: the dense anchor-group id of each row (Eq. 6).
+    """
+
+    advantages: np.ndarray
+    episode: np.ndarray
+    step: np.ndarray
+    returns: np.ndarray
+    anchor: np.ndarray
+
+
+def gigpo_parts(
     batch: StepBatch,
     *,
     gamma: float = 0.95,
@@ -118,9 +146,8 @@ def gigpo(
     similarity: float | None = None,
     similarity_order: str = "canonical",
     preset: str | None = None,
-    return_parts: bool = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """GiGPO advantage ``A = A^E + ω·A^S`` (Feng et al. 2025, Eqs. 3–8).
+) -> GiGPOParts:
+    """GiGPO advantage ``A = A^E + ω·A^S`` and its terms (Feng et al. 2025, Eqs. 3–8).
 
     * Episode advantage (Eq. 3): ``A^E_i = (S_i − μ_g)/F`` with ``S_i = Σ_t r_t`` (``score``),
       μ, σ over the group's trajectories (``episode_stats="trajectory"``, the paper) or over its
@@ -131,6 +158,10 @@ def gigpo(
       the action was taken in (all turns of all episodes of the task group, any ``t``);
       ``A^S = (R_t − μ_G(s))/F``; a singleton anchor group gets 0.
     * ``F = 1`` for ``norm="mean"`` (``mean_norm``), ``σ + ε`` for ``"mean_std"``.
+
+    Warns with :class:`~agentgym.credit.common.SingleStateWarning` when one anchor group holds
+    every turn of a task group whose episodes take more than one step (turns left at the default
+    ``state_key=""``).
 
     Args:
         batch: ``N`` rows; ``state`` (or ``state_key`` for similarity) names the anchor state.
@@ -145,10 +176,9 @@ def gigpo(
         similarity_order: ``"canonical"`` (order-independent) or ``"batch"`` (verl-agent).
         preset: ``"verl-agent"``: ``episode_stats="rows"``, ``score="sum"``, unbiased σ,
             ε = 1e-6 and ``similarity_order="batch"``.
-        return_parts: also return ``A^E`` and ``A^S``.
 
     Returns:
-        ``(N,)`` advantages, or ``(A, A^E, A^S)`` with ``return_parts=True``.
+        A :class:`GiGPOParts` of ``(N,)`` arrays.
     """
     if preset is not None:
         _check_choice("preset", preset, ("verl-agent",))
@@ -172,10 +202,45 @@ def gigpo(
     anchor, n_anchor = anchor_groups(
         batch, index.row_group, similarity=similarity, order=similarity_order
     )
+    warn_if_single_state(anchor, index, "gigpo")
     a_step = normalize_dense(
         returns, anchor, n_anchor, norm=norm, std=std, eps=eps, singleton="zero"
     )
-    adv = a_episode + omega * a_step
-    if return_parts:
-        return adv, a_episode, a_step
-    return adv
+    return GiGPOParts(
+        advantages=a_episode + omega * a_step,
+        episode=a_episode,
+        step=a_step,
+        returns=returns,
+        anchor=anchor,
+    )
+
+
+@register("gigpo")
+def gigpo(
+    batch: StepBatch,
+    *,
+    gamma: float = 0.95,
+    omega: float = 1.0,
+    norm: str = "mean",
+    std: str = "unbiased",
+    eps: float = 1e-6,
+    episode_stats: str = "trajectory",
+    score: str = "sum",
+    similarity: float | None = None,
+    similarity_order: str = "canonical",
+    preset: str | None = None,
+) -> np.ndarray:
+    """GiGPO advantage ``A = A^E + ω·A^S`` (Feng et al. 2025, arXiv 2505.10978, Eqs. 3–8).
+
+    The registered estimator: the ``advantages`` of :func:`gigpo_parts` (same arguments, see
+    there for the formulas); use :func:`gigpo_parts` for ``A^E``, ``A^S``, ``R_t`` and the
+    anchor groups.
+
+    Returns:
+        ``(N,)`` float64 advantages.
+    """
+    return gigpo_parts(
+        batch, gamma=gamma, omega=omega, norm=norm, std=std, eps=eps,
+        episode_stats=episode_stats, score=score, similarity=similarity,
+        similarity_order=similarity_order, preset=preset,
+    ).advantages

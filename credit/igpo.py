@@ -136,10 +136,18 @@ def igpo(
     """IGPO advantages (Wang et al. 2025, arXiv 2510.14967; debajoycs98/IGPO).
 
     1. Rewards ``r`` from :func:`igpo_rewards` (information gain, then the final answer reward).
-    2. Per group, z-normalize (population σ = sqrt(var + 1e-8); a pool of ≤ 1 gets σ = 1; +ε)
+    2. The raw rewards are weighted: ``ig_weight · IG_t`` and ``outcome_weight · F1`` (the
+       curriculum weights of upstream ``compute_grpo_outcome_advantage``, applied *before* the
+       group statistics, as upstream does; which turns enter the pool is decided on the
+       unweighted rewards).
+    3. Per group, z-normalize (population σ = sqrt(var + 1e-8); a pool of ≤ 1 gets σ = 1; +ε)
        the pool of *nonzero* IG rewards together with every final reward (``"joint"``), or
        each kind separately (``"separate"``). Excluded (zero) IG turns get 0.
-    3. ``Â`` weighted by ``ig_weight`` / ``outcome_weight``, then ``Ã_t = Â_t + γ Ã_{t+1}``.
+    4. ``Ã_t = Â_t + γ Ã_{t+1}``.
+
+    Example (one group, ``outcome_weight=0.5``): episode A with beliefs P = [.1, .3, .6] and
+    outcome 1, episode B with P = [.1, .1] and outcome 0 give the pool [.2, .3, .5, 0] →
+    advantages [1.387, 1.664, 1.387 | −1.387, −1.387].
 
     Args:
         batch: ``N`` rows.
@@ -148,7 +156,8 @@ def igpo(
         normalization: ``"joint"`` or ``"separate"``.
         gamma: γ of the backward accumulation (1.0).
         final_reward: ``(N,)`` answer reward per row of each episode (default ``outcome``).
-        ig_weight, outcome_weight: weights on the normalized IG and final terms.
+        ig_weight, outcome_weight: weights on the raw IG and final rewards (before the group
+            statistics, as upstream).
         eps, var_eps: ε added to σ, and to the variance inside the square root.
 
     Returns:
@@ -161,6 +170,7 @@ def igpo(
     in_pool = is_final | (reward != 0)
     group = index.row_group
     keys = group if normalization == "joint" else group * 2 + is_final
+    reward = reward * np.where(is_final, outcome_weight, ig_weight)
     pooled = np.flatnonzero(in_pool)
     normalized = np.zeros(index.n_rows)
     _, dense = np.unique(keys[pooled], return_inverse=True)
@@ -168,5 +178,4 @@ def igpo(
         reward[pooled], dense, int(dense.max()) + 1, norm="mean_std", std="population",
         eps=eps, singleton="zero", var_eps=var_eps,
     )
-    normalized *= np.where(is_final, outcome_weight, ig_weight)
     return index.reverse_scan(normalized, gamma)

@@ -5,8 +5,10 @@ subsequence (LCS) of the action sequences of its successful episodes; an episode
 after turn ``t`` is the fraction of the recipe its first ``t+1`` actions contain in order
 (LCS alignment), and the reward is the change of progress. The paper first clusters successful
 trajectories (k-means on action embeddings) and trains a progress model on these labels; here
-one recipe per task group is mined and the labels are used directly (the spec marks the details
-unverified). Actions are compared by ``batch.action`` (the hash of the normalized action text).
+one recipe per task group is mined (the spec marks the details unverified), and the reward uses
+the labels directly or, passed as ``progress=``, a progress model's predictions (the trainer
+fits one on the labels: ``agentgym.trainers.credit_models.progrm``). Actions are compared by
+``batch.action`` (the hash of the normalized action text).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from agentgym.core.trajectory import StepBatch
-from agentgym.credit.common import EpisodeIndex, dense_ids, index_batch
+from agentgym.credit.common import EpisodeIndex, as_row_array, dense_ids, index_batch
 from agentgym.credit.registry import register_transform
 
 
@@ -144,13 +146,23 @@ def _match_masks(
 
 
 @register_transform("progrm")
-def progrm(batch: StepBatch, *, success_threshold: float = 0.0) -> np.ndarray:
+def progrm(
+    batch: StepBatch, *, success_threshold: float = 0.0, progress: np.ndarray | None = None
+) -> np.ndarray:
     """ProgRM progress reward ``r_t = p_t − p_{t−1}`` (``p_{−1} = 0``), shape ``(N,)``.
 
-    See :func:`progress_labels`. Episodes of a group without successes get 0.
+    Args:
+        batch: ``N`` rows.
+        success_threshold: an episode is successful when its ``outcome`` exceeds it.
+        progress: ``(N,)`` progress ``p_t`` after each turn from a progress model (the paper's
+            PRM, trained on the labels); None: the LCS labels themselves
+            (:func:`progress_labels`; episodes of a group without successes get 0).
     """
     index = index_batch(batch, "progrm")
-    progress = progress_labels(batch, success_threshold=success_threshold)
+    if progress is None:
+        progress = progress_labels(batch, success_threshold=success_threshold)
+    else:
+        progress = as_row_array(progress, index.n_rows, "progrm progress")
     previous = np.zeros(index.n_rows)
     nxt = index.next_row()
     has_next = nxt >= 0

@@ -3,7 +3,10 @@
 Two kinds of method, each in its own registry (volcengine/verl ``@register_adv_est`` style):
 
 * **estimators** — ``fn(batch: StepBatch, **cfg) -> np.ndarray`` of shape ``(n_rows,)``: one
-  advantage per turn, which the trainer broadcasts to the turn's response tokens.
+  advantage per turn, which the trainer broadcasts to the turn's response tokens, and nothing
+  else. No flag changes the return type: extras (GiGPO's terms, MC-GRPO's pivot mask, SALT's
+  edge counts, ArenaRL's ranks and judge calls) come from separate helpers, and
+  :func:`register` refuses a method with a ``return_*`` parameter.
 * **transforms** — ``fn(batch: StepBatch, **cfg) -> np.ndarray`` of shape ``(n_rows,)``: a new
   per-turn *reward*. :func:`apply_transform` returns a new :class:`StepBatch` carrying it, so
   any transform composes with any estimator (``algo=gigpo reward=gated``).
@@ -14,6 +17,7 @@ The trainer looks methods up by name and never branches on them.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -41,12 +45,19 @@ def register(name: str, *, kind: str = "estimator") -> Callable[[Method], Method
         kind: ``"estimator"`` (returns advantages) or ``"transform"`` (returns rewards).
 
     Raises:
-        ValueError: unknown ``kind`` or a name already taken in that registry.
+        ValueError: unknown ``kind``, a name already taken in that registry, or a method with a
+            ``return_*`` parameter (a flag that changes what it returns).
     """
     if kind not in _REGISTRIES:
         raise ValueError(f"unknown registry kind {kind!r}; expected one of {sorted(_REGISTRIES)}")
 
     def decorator(fn: Method) -> Method:
+        flags = [p for p in inspect.signature(fn).parameters if p.startswith("return_")]
+        if flags:
+            raise ValueError(
+                f"credit {kind} {name!r} has parameter(s) {', '.join(flags)}: a registered method "
+                "returns one (n_rows,) array only; expose extras through a separate helper"
+            )
         registry = _REGISTRIES[kind]
         if name in registry and registry[name] is not fn:
             raise ValueError(f"credit {kind} {name!r} is already registered")
@@ -136,8 +147,17 @@ def compute_advantages(
     """Advantages of ``algo`` after the optional reward transform ``reward``.
 
     ``compute_advantages(batch, "gigpo", reward="gated")`` is the ``algo=gigpo reward=gated``
-    composition. Returns an array of shape ``(n_rows,)`` aligned with the batch rows.
+    composition. Returns a float64 array of shape ``(n_rows,)`` aligned with the batch rows.
+
+    Raises:
+        ValueError: the estimator returned another shape.
     """
     if reward is not None:
         batch = apply_transform(batch, reward, **(reward_kwargs or {}))
-    return get(algo)(batch, **(algo_kwargs or {}))
+    adv = np.asarray(get(algo)(batch, **(algo_kwargs or {})), dtype=np.float64)
+    if adv.shape != (len(batch),):
+        raise ValueError(
+            f"estimator {algo!r} returned shape {adv.shape}; expected ({len(batch)},), one "
+            "advantage per row"
+        )
+    return adv

@@ -5,8 +5,9 @@ trajectory advantages with a group baseline (GRPO by default), then every step i
 trajectory advantage over all occurrences, within its task group, of its transition
 ``(s, a, s′)``. A transition seen once keeps its trajectory's advantage.
 
-:func:`salt_graphs` exposes the per-group graph (nodes, edges, visit counts, value estimates) for
-inspection and export to networkx or Graphviz DOT.
+:func:`salt_counts` gives each row's transition count and :func:`salt_graphs` the per-group
+graph (nodes, edges, visit counts, value estimates) for inspection and export to networkx or
+Graphviz DOT.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from agentgym.credit.common import (
     _dense_labels,
     dense_ids,
     index_batch,
+    warn_if_single_state,
 )
 from agentgym.credit.registry import get, register
 
@@ -73,6 +75,25 @@ def node_ids(batch: StepBatch, index: EpisodeIndex, node: str) -> tuple[np.ndarr
     return src, dst
 
 
+def _row_edges(
+    batch: StepBatch, index: EpisodeIndex, node: str, method: str
+) -> tuple[np.ndarray, int]:
+    """``(N,)`` dense id of each row's transition ``(group, s, a, s′)`` and the number of ids.
+
+    With ``node="state"`` this warns (:class:`~agentgym.credit.common.SingleStateWarning`) when
+    a multi-step task group has one state for all its turns; history nodes still tell turns
+    apart by the actions before them.
+    """
+    src, _ = node_ids(batch, index, node)
+    if node == "state":
+        warn_if_single_state(src, index, method)
+    src_ids, n_src = _dense_labels(src)
+    nxt = index.next_row()
+    dst_ids = np.where(nxt >= 0, src_ids[np.maximum(nxt, 0)], n_src)  # n_src: the end node
+    edge, n_edges, _ = dense_ids(index.row_group, src_ids, batch.action, dst_ids)
+    return edge, n_edges
+
+
 @register("salt")
 def salt(
     batch: StepBatch,
@@ -80,36 +101,44 @@ def salt(
     base: str = "grpo",
     base_kwargs: Mapping[str, Any] | None = None,
     node: str = "state",
-    return_counts: bool = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+) -> np.ndarray:
     """SALT shared-edge advantage (Li et al. 2025, arXiv 2510.20022).
 
     ``Â(e, t) = mean{ A_base(τ) : (s, a, s′) of τ at some turn equals edge (s_t, a_t, s_{t+1}) }``
     over the occurrences in the same task group (an edge traversed twice by one trajectory
     counts twice). ``A_base`` is any registered episode-level estimator (``grpo`` default).
+    :func:`salt_counts` gives each row's occurrence count, :func:`salt_graphs` the whole graph.
+
+    Warns with :class:`~agentgym.credit.common.SingleStateWarning` when, with
+    ``node="state"``, a task group whose episodes take more than one step has one state for all
+    its turns (turns left at the default ``state_key=""``).
 
     Args:
         batch: ``N`` rows.
         base: name of the trajectory-level estimator.
         base_kwargs: its keyword arguments (e.g. ``{"norm": "mean"}``).
         node: ``"state"`` (anchor state) or ``"history"`` (prefix tree).
-        return_counts: also return each row's edge visit count.
 
     Returns:
-        ``(N,)`` advantages (and ``(N,)`` visit counts with ``return_counts=True``).
+        ``(N,)`` float64 advantages.
     """
     index = index_batch(batch, "salt")
     a_traj = np.asarray(get(base)(batch, **dict(base_kwargs or {})), dtype=np.float64)
-    src, _ = node_ids(batch, index, node)
-    src_ids, n_src = _dense_labels(src)
-    nxt = index.next_row()
-    dst_ids = np.where(nxt >= 0, src_ids[np.maximum(nxt, 0)], n_src)  # n_src: the end node
-    edge, n_edges, _ = dense_ids(index.row_group, src_ids, batch.action, dst_ids)
+    edge, n_edges = _row_edges(batch, index, node, "salt")
     counts = np.bincount(edge, minlength=n_edges)
     mean = np.bincount(edge, weights=a_traj, minlength=n_edges) / counts
-    if return_counts:
-        return mean[edge], counts[edge]
     return mean[edge]
+
+
+def salt_counts(batch: StepBatch, *, node: str = "state") -> np.ndarray:
+    """``(N,)`` int64: how often each row's transition ``(s, a, s′)`` occurs in its task group.
+
+    The number of trajectory advantages :func:`salt` averages for the row (1: the row keeps its
+    trajectory's advantage). ``node`` as in :func:`salt`.
+    """
+    index = index_batch(batch, "salt")
+    edge, n_edges = _row_edges(batch, index, node, "salt")
+    return np.bincount(edge, minlength=n_edges)[edge]
 
 
 @dataclass

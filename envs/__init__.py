@@ -17,7 +17,7 @@ register(
 )
 register(
     id="agentgym/FrozenLake-v0",
-    entry_point="agentgym.envs.text.toy_text:FrozenLakeEnv",
+    entry_point="agentgym.envs.text.frozen_lake:FrozenLakeEnv",
     max_episode_steps=30,
     kwargs={"map_size": 4, "is_slippery": False},
     family="text",
@@ -25,7 +25,7 @@ register(
 )
 register(
     id="agentgym/Taxi-v0",
-    entry_point="agentgym.envs.text.toy_text:TaxiEnv",
+    entry_point="agentgym.envs.text.taxi:TaxiEnv",
     max_episode_steps=50,
     family="text",
     description="Pick up a passenger and drop them at their destination (gymnasium Taxi-v4).",
@@ -67,3 +67,12 @@ register(
     description="Fix a bug in a Python repository inside a docker sandbox, graded by its tests.",
     checker_kwargs={"n_tasks": 2},
 )
+
+# --- GUI (envs/gui: MiniWoB++ in Chromium, Tk apps under Xvfb; registered there) -------------
+import agentgym.envs.gui  # noqa: E402
+
+# --- several agents (envs/multiagent: PettingZoo AEC/Parallel envs, registered there) ----------
+import agentgym.envs.multiagent  # noqa: E402,F401
+
+# --- tool use (envs/tool): BFCL multi-turn function calling, SearchQA -------------------------
+from agentgym.envs import tool  # noqa: E402, F401  (its __init__ registers the family)

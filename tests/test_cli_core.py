@@ -27,11 +27,24 @@ def test_envs_lists_builtin_ids():
     assert "Sokoban" not in out
 
 
-def test_unknown_env_is_one_clear_line():
+def test_unknown_env_is_one_clear_line_on_stderr(capsys):
     code, out = run_cli("check", "agentgym/Sokobn-v0")
-    assert code == 2
-    assert out.strip().startswith("error: no environment registered as 'agentgym/Sokobn-v0'")
-    assert "agentgym/Sokoban-v0" in out
+    err = capsys.readouterr().err
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("error: no environment registered as 'agentgym/Sokobn-v0'")
+    assert "agentgym/Sokoban-v0" in err
+
+
+def test_check_problems_are_plain_text_not_markup(monkeypatch):
+    """A problem is printed as plain text after a red cross, never as literal markup."""
+    from agentgym.core.checker import CheckReport
+
+    report = CheckReport(env_id="agentgym/Sokoban-v0", problems=["bad [thing] here"])
+    monkeypatch.setattr("agentgym.core.checker.check_env", lambda *args, **kwargs: report)
+    code, out = run_cli("check", "sokoban")
+    assert code == 1
+    assert "✗ bad [thing] here" in out and "[red]" not in out
 
 
 def test_check_sokoban():

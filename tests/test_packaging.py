@@ -48,15 +48,27 @@ def test_wheel_has_only_the_agentgym_namespace(wheel):
     assert any(name.startswith("agentgym/configs/") for name in names)
 
 
+def host_site_packages() -> list[str]:
+    """The site-packages folders of the *running* interpreter (a venv's own, and the base
+    interpreter's when the venv sees it), in import order."""
+    return [p for p in sys.path
+            if Path(p).name in ("site-packages", "dist-packages") and Path(p).is_dir()]
+
+
 @pytest.fixture(scope="module")
 def wheel_venv(wheel, tmp_path_factory) -> Path:
     """A fresh venv with the wheel installed; returns the venv folder.
 
-    System site-packages provide the dependencies (no network); the wheel itself goes into the
-    venv, whose site-packages take precedence over the editable install of the source tree.
+    The dependencies come from the running interpreter's site-packages (no network), listed in a
+    ``.pth`` file: ``system_site_packages=True`` would not do, since inside a venv it exposes the
+    *base* interpreter's packages, not the venv's. Paths from a ``.pth`` file are appended after
+    the venv's own site-packages, and the ``.pth`` files inside them are not run, so the wheel
+    takes precedence and the source tree's editable install stays invisible.
     """
     env_dir = tmp_path_factory.mktemp("wheel") / "venv"
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env_dir)
+    venv.EnvBuilder(system_site_packages=False, with_pip=False).create(env_dir)
+    (site_dir,) = (env_dir / "lib").glob("python3*/site-packages")
+    (site_dir / "agentgym_test_host_packages.pth").write_text("\n".join(host_site_packages()))
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python"), "install",
          "--no-deps", "-q", str(wheel)], check=True, timeout=300,

@@ -88,6 +88,7 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     extra: dict[str, Any],
     keep: int = 0,
+    image_processor: Any = None,
 ) -> Path:
     """Write ``checkpoint-<iteration>`` atomically and prune old ones (``keep`` newest; 0 = all).
 
@@ -97,13 +98,15 @@ def save_checkpoint(
         model, tokenizer, optimizer: the training state.
         extra: more state to restore (engine sampler, shuffling generator, metrics bookkeeping).
         keep: how many checkpoints to keep.
+        image_processor: a vision-language model's image processor (saved with it, so the
+            checkpoint loads as a model directory of its own).
     """
     run_dir = Path(run_dir)
     final = run_dir / checkpoint_name(iteration)
     tmp = run_dir / (final.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
-    save_pretrained(model, tokenizer, tmp)
+    save_pretrained(model, tokenizer, tmp, image_processor=image_processor)
     state = {
         "iteration": iteration,
         "optimizer": optimizer.state_dict(),
@@ -121,18 +124,53 @@ def save_checkpoint(
     return final
 
 
+class CheckpointError(ValueError):
+    """A checkpoint cannot be read (truncated, corrupted, or from another model)."""
+
+
+def read_trainer_state(path: str | Path) -> dict[str, Any]:
+    """The trainer state of checkpoint ``path`` (read before anything is built, so a corrupted
+    checkpoint is reported at once).
+
+    Raises:
+        CheckpointError: one line saying which checkpoint is unreadable and what to do.
+    """
+    path = Path(path)
+    try:
+        state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable ({first}); delete it to resume from the one "
+            "before, or start a new trainer.run_dir"
+        ) from exc
+    if not isinstance(state, dict) or "iteration" not in state:
+        raise CheckpointError(f"checkpoint {path} has no trainer state; delete it")
+    return state
+
+
 def load_checkpoint(
-    path: str | Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+    path: str | Path,
+    *,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Restore model weights, optimizer and RNG states from ``path``; returns the state dict.
 
     Model weights: the LoRA adapters from the state file when the model has adapters, else the
     full weights from the saved model directory (bit-exact safetensors).
+
+    Args:
+        state: the trainer state if already read with :func:`read_trainer_state`.
+
+    Raises:
+        CheckpointError: the checkpoint is unreadable or does not match the model.
     """
     from safetensors.torch import load_file
 
     path = Path(path)
-    state = torch.load(path / STATE_FILE, map_location="cpu", weights_only=False)
+    state = state if state is not None else read_trainer_state(path)
     if state.get("lora") is not None:
         named = dict(model.named_parameters())
         with torch.no_grad():
@@ -140,12 +178,15 @@ def load_checkpoint(
                 named[name].copy_(value)
     else:
         weights: dict[str, torch.Tensor] = {}
-        for file in sorted(path.glob("*.safetensors")):
-            weights.update(load_file(str(file)))
+        try:
+            for file in sorted(path.glob("*.safetensors")):
+                weights.update(load_file(str(file)))
+        except Exception as exc:
+            raise CheckpointError(f"checkpoint {path} has unreadable weights ({exc})") from exc
         missing, unexpected = model.load_state_dict(weights, strict=False)
         missing = [m for m in missing if not m.endswith("lm_head.weight")]  # tied embeddings
         if missing or unexpected:
-            raise RuntimeError(
+            raise CheckpointError(
                 f"checkpoint {path} does not match the model: missing {missing[:5]}, "
                 f"unexpected {unexpected[:5]}"
             )

@@ -30,8 +30,12 @@ def run_episodes(
     num_workers: int | None = 0,
     max_batch_size: int | None = None,
     on_episode: Callable[[Episode], None] | None = None,
+    backend: Any = "thread",
+    num_envs: int | None = None,
 ) -> list[Episode]:
-    """Play ``policy`` on every seed ``group_size`` times with ``env``'s prompt settings."""
+    """Play ``policy`` on every seed ``group_size`` times with ``env``'s prompt settings and its
+    invalid-action penalty (reward part ``invalid``); ``backend`` and ``num_envs`` are
+    :func:`~agentgym.core.rollout.collect`'s (threads, or a Ray pool)."""
     return collect(
         env.id,
         policy,
@@ -42,10 +46,13 @@ def run_episodes(
         action_format=env.action_format,
         history_window=env.history_window,
         system_prompt=env.system_prompt,
+        invalid_penalty=env.invalid_penalty,
         num_workers=num_workers,
         max_batch_size=max_batch_size,
         straggler_timeout=None,
         on_episode=on_episode,
+        backend=backend,
+        num_envs=num_envs,
     )
 
 
@@ -94,30 +101,40 @@ class TeacherPolicy:
 
     Args:
         oracle: a policy that needs the live environment (e.g. ``ExpertPolicy``).
-        encode_prompt: ``messages -> prompt ids`` (the engine's chat template).
+        encode_prompt: ``(messages, tools) -> prompt ids`` (the engine's chat template).
         encode_response: ``text -> response ids`` (the engine's tokenization, EOS rule included).
+        encode_request: ``request -> (prompt ids, images or None)`` (an engine's
+            ``encode_request``); when given it replaces ``encode_prompt``, so a vision-language
+            engine's demonstrations show the screenshots its own prompts show.
     """
 
     def __init__(
         self,
         oracle: Callable[[Sequence[Request]], Sequence[Generation]],
-        encode_prompt: Callable[[Sequence[dict[str, str]]], list[int]],
+        encode_prompt: Callable[..., list[int]],
         encode_response: Callable[[str], list[int]],
+        encode_request: Callable[[Request], tuple[list[int], list[Any] | None]] | None = None,
     ) -> None:
         self.oracle = oracle
         self.encode_prompt = encode_prompt
         self.encode_response = encode_response
+        self.encode_request = encode_request
 
     def __call__(self, requests: Sequence[Request]) -> list[Generation]:
         out = []
         for request, generation in zip(requests, self.oracle(requests), strict=True):
+            if self.encode_request is not None:
+                prompt_ids, images = self.encode_request(request)
+            else:
+                prompt_ids, images = self.encode_prompt(request.messages, request.tools), None
             out.append(
                 Generation(
                     text=generation.text,
                     token_ids=self.encode_response(generation.text),
                     logprobs=None,
-                    prompt_ids=self.encode_prompt(request.messages),
+                    prompt_ids=prompt_ids,
                     info=dict(generation.info),
+                    images=images,
                 )
             )
         return out

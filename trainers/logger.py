@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +33,16 @@ class MetricsLogger:
     Args:
         run_dir: the run directory.
         tensorboard: also write TensorBoard scalars under ``RUN_DIR/tb``.
+        warn: called once with a message when TensorBoard was asked for but is not installed.
     """
 
-    def __init__(self, run_dir: str | Path, *, tensorboard: bool = True) -> None:
+    def __init__(
+        self,
+        run_dir: str | Path,
+        *,
+        tensorboard: bool = True,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
         self.path = Path(run_dir) / METRICS_FILE
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = None
@@ -41,17 +51,24 @@ class MetricsLogger:
                 from torch.utils.tensorboard import SummaryWriter
 
                 self._writer = SummaryWriter(str(Path(run_dir) / "tb"))
-            except ImportError:  # tensorboard not installed: JSONL only
-                self._writer = None
+            except ImportError:
+                (warn or _warn)(
+                    "tensorboard is not installed: metrics go to metrics.jsonl only "
+                    "(pip install tensorboard, or set trainer.tensorboard=false)"
+                )
 
     def truncate_after(self, iteration: int) -> None:
-        """Drop records of iterations after ``iteration`` (used on resume)."""
+        """Keep only the records of iterations ``<= iteration`` (resume: the checkpoint's
+        iteration; a fresh start: -1, which empties the file). The file is rewritten through a
+        temporary file, so a kill mid-way never leaves it half written."""
         if not self.path.exists():
             return
         kept = [r for r in read_metrics(self.path) if r.get("iteration", 0) <= iteration]
-        with self.path.open("w", encoding="utf-8") as f:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with tmp.open("w", encoding="utf-8") as f:
             for record in kept:
                 f.write(json.dumps(record) + "\n")
+        os.replace(tmp, self.path)
 
     def log(self, kind: str, iteration: int, metrics: dict[str, Any]) -> dict[str, Any]:
         record = {"kind": kind, "iteration": iteration,
@@ -73,9 +90,28 @@ class MetricsLogger:
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """Records of a ``metrics.jsonl`` file (or of ``RUN_DIR/metrics.jsonl``)."""
+    """Records of a ``metrics.jsonl`` file (or of ``RUN_DIR/metrics.jsonl``).
+
+    A torn last line (the process was killed while appending it) is skipped; a corrupt line
+    anywhere else is an error.
+
+    Raises:
+        ValueError: a line before the last one is not a JSON object.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / METRICS_FILE
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    records = []
+    for number, line in enumerate(lines, 1):
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):
+                break  # torn by a kill while it was being written
+            raise ValueError(f"{path}:{number} is not a JSON record") from None
+    return records
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)

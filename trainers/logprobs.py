@@ -5,15 +5,20 @@ Batch layout (as in verl): prompts are **left**-padded to a common length ``P`` 
 are the columns ``P−1 … P+R−2``; ``logits_to_keep=R+1`` makes the model compute only those (and
 one more), which keeps memory at ``B × R × V`` even for a 150k-token vocabulary. Position ids are
 ``cumsum(mask) − 1``, the same ones the generation engine uses, so a recomputation matches the
-sampled log-probs to float rounding.
+sampled log-probs to float rounding. A vision-language batch carries its ``pixel_values`` /
+``image_grid_thw`` in ``PackedBatch.model_inputs`` and multimodal-RoPE positions ``(3, B, P+R)``
+(:mod:`agentgym.trainers.vision`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
+
+#: The logit of a suppressed token (as :data:`agentgym.trainers.vision.SUPPRESSED_LOGIT`).
+SUPPRESSED_LOGIT = -1e9
 
 
 @dataclass
@@ -23,10 +28,14 @@ class PackedBatch:
     Attributes:
         input_ids: ``(B, P+R)`` token ids, prompts left-padded, responses right-padded.
         attention_mask: ``(B, P+R)`` 1 on real tokens.
-        position_ids: ``(B, P+R)`` positions counted over real tokens.
+        position_ids: ``(B, P+R)`` positions counted over real tokens (``(3, B, P+R)``
+            multimodal-RoPE positions for a vision-language batch).
         response_mask: ``(B, R)`` 1 on real response tokens.
         response_ids: ``(B, R)`` the response tokens (pad where masked).
         prompt_len: ``P``.
+        model_inputs: further model inputs (``pixel_values``, ``image_grid_thw``).
+        suppressed_ids: token ids the sampler never draws (a vision model's image markup): their
+            response logits are set to ``SUPPRESSED_LOGIT`` as the engine set them.
     """
 
     input_ids: torch.Tensor
@@ -35,6 +44,8 @@ class PackedBatch:
     response_mask: torch.Tensor
     response_ids: torch.Tensor
     prompt_len: int
+    model_inputs: dict[str, torch.Tensor] = field(default_factory=dict)
+    suppressed_ids: torch.Tensor | None = None
 
     def to(self, device: torch.device) -> PackedBatch:
         return PackedBatch(
@@ -44,6 +55,8 @@ class PackedBatch:
             self.response_mask.to(device),
             self.response_ids.to(device),
             self.prompt_len,
+            {k: v.to(device) for k, v in self.model_inputs.items()},
+            None if self.suppressed_ids is None else self.suppressed_ids.to(device),
         )
 
 
@@ -86,8 +99,12 @@ def response_logits(model: torch.nn.Module, batch: PackedBatch) -> torch.Tensor:
         position_ids=batch.position_ids,
         use_cache=False,
         logits_to_keep=r_len + 1,
+        **batch.model_inputs,
     )
-    return out.logits[:, :-1, :].float()
+    logits = out.logits[:, :-1, :].float()
+    if batch.suppressed_ids is not None:
+        logits = logits.index_fill(-1, batch.suppressed_ids, SUPPRESSED_LOGIT)
+    return logits
 
 
 def next_token_logprobs(model: torch.nn.Module, batch: PackedBatch) -> torch.Tensor:
@@ -101,6 +118,7 @@ def next_token_logprobs(model: torch.nn.Module, batch: PackedBatch) -> torch.Ten
         attention_mask=batch.attention_mask,
         position_ids=batch.position_ids,
         use_cache=False,
+        **batch.model_inputs,
     )
     logits = out.logits[:, :-1, :].float()
     return token_logprobs(logits, batch.input_ids[:, 1:])

@@ -9,6 +9,13 @@ Shapes: ``B`` samples (turns), ``R`` response tokens; every per-token tensor is 
       ratio = exp(logp − logp_old)
       L_pg  = max(−A · ratio, −A · clip(ratio, 1 − ε_low, 1 + ε_high))
 
+* decoupled PPO for stale samples (asynchronous rollout; Hilton et al. 2022, arXiv:2110.00641;
+  AReaL, Fu et al. 2025, arXiv:2505.24298): ``logp_old`` is the proximal policy (the weights at
+  the start of the update) and each token's loss is scaled by the truncated behaviour weight
+  ``w = min(π_old / π_behaviour, cap)`` (no gradient)::
+
+      L_pg  = w · max(−A · ratio, −A · clip(ratio, 1 − ε_low, 1 + ε_high))
+
 * KL to a frozen reference (Schulman 2020, "Approximating KL divergence")::
 
       k1 = logp − logp_ref
@@ -108,6 +115,7 @@ def ppo_loss(
     num_tokens: float | None = None,
     num_seqs: float | None = None,
     norm_len: float | None = None,
+    behaviour_weight: torch.Tensor | None = None,
 ) -> LossOutput:
     """PPO-clip + KL − entropy bonus, aggregated with ``agg_mode``.
 
@@ -122,6 +130,8 @@ def ppo_loss(
         entropy: ``(B, R)`` per-token entropy (needed when ``entropy_coef > 0``).
         entropy_coef: entropy bonus weight (subtracted).
         agg_mode, num_tokens, num_seqs, norm_len: see :func:`aggregate`.
+        behaviour_weight: ``(B, R)`` truncated importance weights ``min(π_old / π_behaviour,
+            cap)`` of stale samples (decoupled PPO); None = 1 everywhere (the on-policy loss).
     """
     if advantages.dim() == 1:
         advantages = advantages.unsqueeze(-1).expand_as(logp)
@@ -129,6 +139,8 @@ def ppo_loss(
     unclipped = -advantages * ratio
     clipped = -advantages * torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high)
     per_token = torch.maximum(unclipped, clipped)
+    if behaviour_weight is not None:
+        per_token = per_token * behaviour_weight.detach()
     agg = {"num_tokens": num_tokens, "num_seqs": num_seqs, "norm_len": norm_len}
     pg_loss = aggregate(per_token, mask, agg_mode, **agg)
     loss = pg_loss

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -24,16 +25,38 @@ class TurnSample:
         response_ids: token ids it sampled.
         logprobs: sampled log-probs of ``response_ids`` (None for expert demonstrations).
         advantage: the turn's advantage (BC targets use 1).
+        prompt_loss_from: behaviour cloning's prompt loss counts the prompt tokens from this
+            index on (0 = all; later turns start at their new observation, so text repeated from
+            the history is not learned again in every turn).
+        images: the images the prompt showed (vision-language policies), else None.
     """
 
     prompt_ids: list[int]
     response_ids: list[int]
     logprobs: list[float] | None
     advantage: float
+    prompt_loss_from: int = 0
+    images: list[Any] | None = None
+
+
+def last_occurrence(ids: Sequence[int], marker: Sequence[int]) -> int:
+    """Start index of the last occurrence of ``marker`` in ``ids`` (0 when absent or empty)."""
+    m = len(marker)
+    if m == 0 or m > len(ids):
+        return 0
+    first = marker[0]
+    marker = list(marker)
+    for start in range(len(ids) - m, -1, -1):
+        if ids[start] == first and list(ids[start : start + m]) == marker:
+            return start
+    return 0
 
 
 def turn_samples(
-    episodes: Sequence[Episode], advantages: np.ndarray | None = None
+    episodes: Sequence[Episode],
+    advantages: np.ndarray | None = None,
+    *,
+    new_message_marker: Sequence[int] | None = None,
 ) -> list[TurnSample]:
     """Samples of every turn that carries token ids, in ``StepBatch`` row order.
 
@@ -41,6 +64,9 @@ def turn_samples(
         episodes: the rollout's episodes.
         advantages: ``(n_turns,)`` one per turn in ``StepBatch.from_episodes`` order (episode,
             then turn); None gives 1.0 everywhere (behaviour cloning).
+        new_message_marker: token ids that open a user message in the chat template (e.g. those
+            of ``<|im_start|>user``); when given, every turn after the first gets
+            ``prompt_loss_from`` at its last user message — its new observation.
 
     Raises:
         ValueError: ``advantages`` does not have one entry per turn.
@@ -51,14 +77,18 @@ def turn_samples(
     out: list[TurnSample] = []
     row = 0
     for episode in episodes:
-        for turn in episode.turns:
+        for index, turn in enumerate(episode.turns):
             adv = 1.0 if advantages is None else float(advantages[row])
             row += 1
             if not turn.prompt_ids or not turn.response_ids:
                 continue  # the policy failed on this turn: nothing was generated
+            prompt = list(turn.prompt_ids)
+            loss_from = (last_occurrence(prompt, new_message_marker)
+                         if new_message_marker and index > 0 else 0)
             out.append(
-                TurnSample(list(turn.prompt_ids), list(turn.response_ids),
+                TurnSample(prompt, list(turn.response_ids),
                            None if turn.response_logprobs is None else list(turn.response_logprobs),
-                           adv)
+                           adv, loss_from,
+                           None if not turn.prompt_images else list(turn.prompt_images))
             )
     return out

@@ -8,7 +8,10 @@ No weights can be downloaded, so the tiny model is created locally:
    special tokens ``<|im_start|>``, ``<|im_end|>`` (end of a turn, the EOS) and
    ``<|endoftext|>`` (padding), wrapped in a ``PreTrainedTokenizerFast`` whose ``chat_template``
    makes ``apply_chat_template`` work as with Qwen2 models. Byte-level BPE encodes any text,
-   so a model's odd outputs never become unknown tokens.
+   so a model's odd outputs never become unknown tokens. Words the environment names with a
+   ``tokenizer_words()`` method (WebShop: every product id and option value of its catalog)
+   become whole-word tokens, so the model reads and writes ``b0abc12345`` as one token instead
+   of nine (Qwen2's pre-tokenizer splits every digit).
 3. **Weights.** ``Qwen2Config`` (head size ≥ 32, the vLLM-CPU minimum) with random weights at a
    fixed seed.
 
@@ -23,23 +26,29 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from agentgym.core.paths import cache_dir
 from agentgym.core.policies import ExpertPolicy, RandomPolicy
-from agentgym.core.registration import resolve_id
+from agentgym.core.registration import make, resolve_id
 from agentgym.core.rollout import collect
 from agentgym.core.trajectory import Episode
 from agentgym.trainers.config import EnvConfig, TinyModelConfig
+from agentgym.trainers.progress import RunProgress
 
 #: Bump when the recipe below changes, so old cached models are not reused.
-TINY_VERSION = 2
+#: 4: the environment's own words (``tokenizer_words()``: WebShop's product ids and option
+#: values) are single tokens.
+TINY_VERSION = 4
 
 CHAT_TEMPLATE = (
+    "{% if tools %}{{ '<|im_start|>system\n# Tools\n' }}"
+    "{% for tool in tools %}{{ tool | tojson }}{{ '\n' }}{% endfor %}"
+    "{{ '<|im_end|>\n' }}{% endif %}"
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
     "{% endfor %}"
@@ -47,19 +56,13 @@ CHAT_TEMPLATE = (
 )
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 #: Frequent markup kept as single (non-special) tokens.
-MARKUP_TOKENS = ["<action>", "</action>"]
+MARKUP_TOKENS = ["<action>", "</action>", "<tool_call>", "</tool_call>"]
 #: Qwen2's pre-tokenizer split (so ``AutoTokenizer``, which rebuilds a Qwen2 tokenizer from the
 #: vocabulary and merges, tokenizes exactly as the tokenizer trained here).
 PRETOKENIZE_REGEX = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
-
-
-def cache_dir() -> Path:
-    """Root of agentgym's cache: ``$AGENTGYM_CACHE_DIR`` or ``~/.cache/agentgym``."""
-    root = os.environ.get("AGENTGYM_CACHE_DIR")
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "agentgym"
 
 
 def tiny_model_dir(env: EnvConfig, tiny: TinyModelConfig) -> Path:
@@ -82,8 +85,14 @@ def tiny_model_dir(env: EnvConfig, tiny: TinyModelConfig) -> Path:
     return cache_dir() / "models" / f"tiny-{name}-{digest}"
 
 
-def _chat_text(messages: list[dict[str, str]]) -> str:
-    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+def _chat_text(messages: list[dict[str, str]], tools: list[Any] | None = None) -> str:
+    """The text of :data:`CHAT_TEMPLATE` applied to ``messages`` and ``tools``."""
+    head = ""
+    if tools:
+        lines = "".join(json.dumps(tool) + "\n" for tool in tools)
+        head = f"<|im_start|>system\n# Tools\n{lines}<|im_end|>\n"
+    return head + "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n"
+                          for m in messages)
 
 
 def _episode_texts(episodes: list[Episode], env: EnvConfig) -> Iterator[str]:
@@ -98,19 +107,28 @@ def _episode_texts(episodes: list[Episode], env: EnvConfig) -> Iterator[str]:
                 content = f"Task: {instruction}\n\n{content}"
             messages.append({"role": "user", "content": content})
             messages.append({"role": "assistant", "content": turn.response_text or turn.action})
-        yield _chat_text(messages)
+        tools = episode.info.get("tools")
+        yield _chat_text(messages, tools if isinstance(tools, list) else None)
 
 
-def environment_corpus(env: EnvConfig, n_episodes: int, seed: int = 0) -> list[str]:
+def environment_corpus(
+    env: EnvConfig,
+    n_episodes: int,
+    seed: int = 0,
+    on_episode: Callable[[Episode], None] | None = None,
+) -> list[str]:
     """Chat-formatted text of ``n_episodes`` expert and ``n_episodes`` random episodes.
 
-    Environments without an expert contribute random episodes only.
+    Environments without an expert contribute random episodes only. ``on_episode`` is called
+    after every finished episode (progress).
     """
     common: dict[str, Any] = {
         "env_kwargs": env.kwargs,
         "action_format": env.action_format,
         "max_turns": env.max_turns,
         "num_workers": 0,
+        "on_episode": on_episode,
+        "max_info_chars": 1 << 20,  # keep the tool schemas of reset info: they are prompt text
     }
     tasks = list(range(seed + 3_000_000, seed + 3_000_000 + n_episodes))
     texts: list[str] = []
@@ -120,6 +138,17 @@ def environment_corpus(env: EnvConfig, n_episodes: int, seed: int = 0) -> list[s
     # Invalid-action replies and action markup also appear in prompts of later turns.
     texts.append("<action>up</action> <action>down</action> <action></action> Task: ")
     return texts
+
+
+def environment_words(env: EnvConfig) -> list[str]:
+    """Words the environment asks a tokenizer to keep whole: its ``tokenizer_words()`` (e.g.
+    WebShop's product ids and option values), or none when it has no such method."""
+    instance = make(resolve_id(env.id), **env.kwargs)
+    try:
+        words = getattr(instance.unwrapped, "tokenizer_words", None)
+        return sorted({str(w) for w in words()}) if callable(words) else []
+    finally:
+        instance.close()
 
 
 def boilerplate_lines(texts: list[str], min_share: float = 0.9, min_chars: int = 40) -> list[str]:
@@ -137,11 +166,17 @@ def boilerplate_lines(texts: list[str], min_share: float = 0.9, min_chars: int =
     return sorted(line for line, c in counts.items() if c >= threshold)
 
 
-def train_tokenizer(texts: list[str], vocab_size: int) -> Any:
+def train_tokenizer(
+    texts: list[str], vocab_size: int, words: Sequence[str] | None = None,
+    extra_special: Sequence[str] = (), chat_template: str = CHAT_TEMPLATE,
+) -> Any:
     """A byte-level BPE ``PreTrainedTokenizerFast`` with ChatML special tokens and template.
 
     Besides the BPE merges, :func:`boilerplate_lines` of the corpus and the action markup
-    (``<action>``, ``</action>``) are added as single, non-special tokens.
+    (``<action>``, ``</action>``) are added as single, non-special tokens; ``extra_special``
+    (e.g. the image tokens of a vision-language model) as special tokens after them; and
+    ``words`` last, as whole-word tokens (matched only between non-word characters, so ``red``
+    stays inside ``bred``).
     """
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -165,22 +200,45 @@ def train_tokenizer(texts: list[str], vocab_size: int) -> Any:
     tokenizer.train_from_iterator(plain, trainer=trainer)
     extra = [*MARKUP_TOKENS, *boilerplate_lines(texts)]
     tokenizer.add_tokens([AddedToken(t, normalized=False, special=False) for t in extra])
+    tokenizer.add_special_tokens([AddedToken(t, normalized=False, special=True)
+                                  for t in extra_special])
+    known = set(tokenizer.get_vocab())
+    whole = [w for w in sorted(set(words or ())) if w and w not in known]
+    tokenizer.add_tokens([AddedToken(w, single_word=True, normalized=False, special=False)
+                          for w in whole])
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         bos_token=None,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
         unk_token=None,
-        additional_special_tokens=["<|im_start|>"],
+        additional_special_tokens=["<|im_start|>", *extra_special],
         clean_up_tokenization_spaces=False,
     )
-    fast.chat_template = CHAT_TEMPLATE
+    fast.chat_template = chat_template
     fast.padding_side = "left"
     return fast
 
 
-def build_tiny_model(env: EnvConfig, tiny: TinyModelConfig, out_dir: str | Path) -> Path:
-    """Build the tokenizer and random-weight model for ``env`` and save them to ``out_dir``."""
+def word_tokens_start(tokenizer: Any) -> int | None:
+    """The first id of the whole-word tokens :func:`train_tokenizer` added for the environment's
+    words (they come last), or ``None`` when the tokenizer has none (any other model).
+
+    Behaviour cloning's prompt loss predicts only the ids below it
+    (:attr:`~agentgym.trainers.update.UpdateContext.prompt_vocab`).
+    """
+    ids = [int(i) for i, token in getattr(tokenizer, "added_tokens_decoder", {}).items()
+           if getattr(token, "single_word", False) and not getattr(token, "special", False)]
+    return min(ids) if ids else None
+
+
+def build_tiny_model(
+    env: EnvConfig, tiny: TinyModelConfig, out_dir: str | Path, progress: Any = None
+) -> Path:
+    """Build the tokenizer and random-weight model for ``env`` and save them to ``out_dir``.
+
+    ``progress``: a :class:`~agentgym.trainers.progress.RunProgress` showing the phases.
+    """
     import torch
     from transformers import AutoModelForCausalLM, Qwen2Config
 
@@ -189,7 +247,12 @@ def build_tiny_model(env: EnvConfig, tiny: TinyModelConfig, out_dir: str | Path)
     head_dim = tiny.hidden_size // tiny.num_heads
     if head_dim < 32:
         raise ValueError(f"tiny head size {head_dim} < 32 (vLLM's CPU attention needs >= 32)")
-    tokenizer = train_tokenizer(environment_corpus(env, tiny.corpus_episodes), tiny.vocab_size)
+    phases = progress if progress is not None else RunProgress(enabled=False, say=lambda _: None)
+    with phases.phase("tiny model: corpus episodes", total=2 * tiny.corpus_episodes,
+                      key="tiny_corpus") as phase:
+        corpus = environment_corpus(env, tiny.corpus_episodes, on_episode=phase.on_episode)
+    with phases.phase("tiny model: tokenizer", key="tiny_tokenizer"):
+        tokenizer = train_tokenizer(corpus, tiny.vocab_size, environment_words(env))
     config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=tiny.hidden_size,
@@ -220,15 +283,16 @@ def build_tiny_model(env: EnvConfig, tiny: TinyModelConfig, out_dir: str | Path)
     return out
 
 
-def ensure_tiny_model(env: EnvConfig, tiny: TinyModelConfig) -> Path:
-    """The cached tiny model directory for ``env``, built on first use."""
-    target = tiny_model_dir(env, tiny)
+def build_cached(target: Path, build: Callable[[Path], None]) -> Path:
+    """``target``, built by ``build(folder)`` on first use: into a temporary sibling folder that
+    is renamed into place, so a crash never leaves a half-built model and two processes that
+    race both end with the winner's (a model is complete once ``agentgym_tiny.json`` exists)."""
     if (target / "agentgym_tiny.json").exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
     try:
-        build_tiny_model(env, tiny, tmp)
+        build(tmp)
         try:
             tmp.rename(target)
         except OSError:  # another process won the race
@@ -238,3 +302,10 @@ def ensure_tiny_model(env: EnvConfig, tiny: TinyModelConfig) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def ensure_tiny_model(env: EnvConfig, tiny: TinyModelConfig, progress: Any = None) -> Path:
+    """The cached tiny model directory for ``env``, built on first use (phases shown on
+    ``progress``, a :class:`~agentgym.trainers.progress.RunProgress`, when given)."""
+    return build_cached(tiny_model_dir(env, tiny),
+                        lambda folder: build_tiny_model(env, tiny, folder, progress))

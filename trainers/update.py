@@ -12,7 +12,10 @@ Order of work for ``update_policy``:
    those micro-batches, so the ratio of the first micro-batch is exactly 1; with ``"engine"`` use
    the sampled log-probs;
 3. reference log-probs (when a reference model is given);
-4. ``ppo_epochs`` passes: per mini-batch, accumulate the micro-batch losses (normalized by the
+4. with ``behaviour_cap`` (asynchronous rollout), the truncated behaviour weights
+   ``min(exp(log π_old − log π_engine), cap)`` per token (decoupled PPO, see
+   :mod:`agentgym.trainers.loss`);
+5. ``ppo_epochs`` passes: per mini-batch, accumulate the micro-batch losses (normalized by the
    mini-batch's token and sequence counts), clip the gradient norm, step AdamW.
 """
 
@@ -26,15 +29,17 @@ from typing import Any
 import torch
 
 from agentgym.trainers.config import LossConfig, OptimConfig
+from agentgym.trainers.distributed import SINGLE, DataParallel
 from agentgym.trainers.logprobs import (
+    PackedBatch,
     entropy_from_logits,
-    next_token_logprobs,
     pack,
     response_logits,
     token_logprobs,
 )
 from agentgym.trainers.loss import ppo_loss
 from agentgym.trainers.samples import TurnSample
+from agentgym.trainers.vision import VisionCodec
 
 
 @dataclass
@@ -47,6 +52,15 @@ class UpdateContext:
         temperature: the sampling temperature (log-probs are of ``softmax(logits / T)``).
         norm_len: the constant length of ``seq-mean-token-sum-norm`` (the generation budget).
         autocast: run forwards under bf16 autocast (GPU).
+        micro_batch_size: samples per forward/backward (gradient accumulation over them).
+        vision: image inputs of a vision-language policy (None: text only); samples that
+            carry images get the same pixels and multimodal positions the engine used.
+        prompt_vocab: behaviour cloning's prompt loss predicts only the token ids below this
+            (a softmax over them), and skips prompt tokens at or above it; ``None``: every id.
+            The tiny model's tokenizer puts the environment's whole words (WebShop's 10,000
+            product ids) last (:func:`~agentgym.trainers.tiny.word_tokens_start`): a page's
+            product ids cannot be predicted from the text before them, and the softmax over
+            them would be most of a step's work.
     """
 
     device: torch.device
@@ -54,6 +68,9 @@ class UpdateContext:
     temperature: float = 1.0
     norm_len: float | None = None
     autocast: bool = False
+    micro_batch_size: int = 64
+    vision: VisionCodec | None = None
+    prompt_vocab: int | None = None
 
 
 def _autocast(ctx: UpdateContext) -> contextlib.AbstractContextManager:
@@ -65,6 +82,23 @@ def _autocast(ctx: UpdateContext) -> contextlib.AbstractContextManager:
 def _chunks(indices: Sequence[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(indices), size):
         yield list(indices[start : start + size])
+
+
+def pack_samples(
+    model: torch.nn.Module, samples: Sequence[TurnSample], ctx: UpdateContext
+) -> PackedBatch:
+    """:func:`pack` of ``samples`` on ``ctx.device``; with a vision codec, plus the images'
+    ``pixel_values``/``image_grid_thw`` and multimodal-RoPE positions."""
+    packed = pack([s.prompt_ids for s in samples], [s.response_ids for s in samples],
+                  ctx.pad_id).to(ctx.device)
+    if ctx.vision is None:
+        return packed
+    extra = ctx.vision.model_inputs(model, packed.input_ids, packed.attention_mask,
+                                    [s.images for s in samples])
+    packed.position_ids = extra.pop("position_ids")
+    packed.model_inputs = extra
+    packed.suppressed_ids = ctx.vision.suppressed_ids.to(ctx.device)
+    return packed
 
 
 def _pad_rows(rows: Sequence[torch.Tensor], width: int) -> torch.Tensor:
@@ -80,15 +114,15 @@ def compute_logprobs(
     samples: Sequence[TurnSample],
     micro_batches: Sequence[Sequence[int]],
     ctx: UpdateContext,
-) -> list[torch.Tensor]:
-    """Per-sample response log-probs (1-D float32 CPU tensors), computed per micro-batch."""
+) -> list[torch.Tensor | None]:
+    """Per-sample response log-probs (1-D float32 CPU tensors), computed per micro-batch; None
+    for samples no micro-batch holds (another rank's shard)."""
     out: list[torch.Tensor | None] = [None] * len(samples)
     was_training = model.training
     model.eval()
     try:
         for micro in micro_batches:
-            packed = pack([samples[i].prompt_ids for i in micro],
-                          [samples[i].response_ids for i in micro], ctx.pad_id).to(ctx.device)
+            packed = pack_samples(model, [samples[i] for i in micro], ctx)
             with _autocast(ctx):
                 logits = response_logits(model, packed)
             logp = token_logprobs(logits, packed.response_ids, ctx.temperature).float().cpu()
@@ -96,7 +130,7 @@ def compute_logprobs(
                 out[i] = logp[row, : len(samples[i].response_ids)].clone()
     finally:
         model.train(was_training)
-    return [t for t in out if t is not None]
+    return out
 
 
 def update_policy(
@@ -109,14 +143,30 @@ def update_policy(
     *,
     reference: torch.nn.Module | None = None,
     generator: torch.Generator | None = None,
+    behaviour_cap: float | None = None,
+    parallel: DataParallel = SINGLE,
 ) -> dict[str, Any]:
     """Run the PPO update on ``samples``; returns averaged statistics.
+
+    Args:
+        behaviour_cap: samples may come from an older policy than the current weights
+            (asynchronous rollout): scale each token's policy loss by
+            ``min(π_old / π_behaviour, behaviour_cap)`` with ``π_behaviour`` the sampled
+            log-probs (``TurnSample.logprobs``; weight 1 where a sample has none). None = the
+            on-policy loss. With ``old_logprobs="engine"`` the ratio is already taken to the
+            behaviour policy and no weight is applied.
+        parallel: data-parallel ranks (:mod:`agentgym.trainers.distributed`): every rank gets
+            the same ``samples`` and ``generator`` state, takes its share of each mini-batch and
+            the gradients are summed over ranks before the step; the statistics are this
+            rank's share (``samples`` and ``tokens`` are the totals).
 
     Returns:
         ``loss``, ``pg_loss``, ``kl``, ``entropy``, ``clip_frac``, ``ratio_mean``, ``ratio_max``
         (means over micro-batches), ``grad_norm`` (mean over optimizer steps),
         ``first_ratio_max_dev`` (max ``|ratio − 1|`` on the first micro-batch), ``steps``,
-        ``samples``, ``tokens`` and ``engine_logprob_diff`` (mean ``|log π_old − log π_engine|``).
+        ``samples``, ``tokens`` and ``engine_logprob_diff`` (mean ``|log π_old − log π_engine|``);
+        with ``behaviour_cap`` also ``behaviour_weight_mean`` and ``behaviour_weight_clip_frac``
+        (share of tokens whose weight was truncated).
     """
     if not samples:
         return {"samples": 0, "steps": 0}
@@ -125,12 +175,13 @@ def update_policy(
     mini = optim_cfg.mini_batch_size or n
     mini_batches = list(_chunks(order, mini))
     micro_of = {
-        tuple(mb): list(_chunks(mb, optim_cfg.micro_batch_size)) for mb in mini_batches
+        tuple(mb): list(_chunks(parallel.shard(mb), ctx.micro_batch_size)) for mb in mini_batches
     }
     first_micros = [m for mb in mini_batches for m in micro_of[tuple(mb)]]
 
     if loss_cfg.old_logprobs == "recompute":
-        old = compute_logprobs(model, samples, first_micros, ctx)
+        # each rank computes its first-epoch shard; later epochs shard differently
+        old = parallel.merge(compute_logprobs(model, samples, first_micros, ctx))
     else:
         if any(s.logprobs is None for s in samples):
             raise ValueError("old_logprobs='engine' needs sampled log-probs on every sample")
@@ -138,9 +189,13 @@ def update_policy(
     diffs = [
         (o - torch.tensor(s.logprobs, dtype=torch.float32)).abs().mean().item()
         for o, s in zip(old, samples, strict=True)
-        if s.logprobs is not None and len(s.logprobs) == len(o)
+        if o is not None and s.logprobs is not None and len(s.logprobs) == len(o)
     ]
-    ref = compute_logprobs(reference, samples, first_micros, ctx) if reference is not None else None
+    ref = (parallel.merge(compute_logprobs(reference, samples, first_micros, ctx))
+           if reference is not None else None)
+    weights = None
+    if behaviour_cap is not None and loss_cfg.old_logprobs == "recompute":
+        weights = behaviour_weights(old, samples, behaviour_cap)
     params = [p for p in model.parameters() if p.requires_grad]
 
     sums: dict[str, float] = {}
@@ -153,18 +208,20 @@ def update_policy(
             order = torch.randperm(n, generator=generator).tolist()
             mini_batches = list(_chunks(order, mini))
         for mb in mini_batches:
-            micro_batches = micro_of.get(tuple(mb)) or list(_chunks(mb, optim_cfg.micro_batch_size))
+            micro_batches = micro_of.get(tuple(mb)) or list(
+                _chunks(parallel.shard(mb), ctx.micro_batch_size))
             n_tokens = float(sum(len(samples[i].response_ids) for i in mb))
             optimizer.zero_grad(set_to_none=True)
             for micro in micro_batches:
-                packed = pack([samples[i].prompt_ids for i in micro],
-                              [samples[i].response_ids for i in micro], ctx.pad_id).to(ctx.device)
+                packed = pack_samples(model, [samples[i] for i in micro], ctx)
                 width = packed.response_ids.shape[1]
                 old_lp = _pad_rows([old[i] for i in micro], width).to(ctx.device)
                 ref_lp = (_pad_rows([ref[i] for i in micro], width).to(ctx.device)
                           if ref is not None else None)
                 adv = torch.tensor([samples[i].advantage for i in micro], dtype=torch.float32,
                                    device=ctx.device)
+                weight = (_pad_rows([weights[i] for i in micro], width).to(ctx.device)
+                          if weights is not None else None)
                 with _autocast(ctx):
                     logits = response_logits(model, packed)
                 logp = token_logprobs(logits, packed.response_ids, ctx.temperature)
@@ -179,7 +236,7 @@ def update_policy(
                     ref_logp=ref_lp, kl_coef=loss_cfg.kl_coef, kl_type=loss_cfg.kl_type,
                     entropy=entropy, entropy_coef=loss_cfg.entropy_coef,
                     agg_mode=loss_cfg.agg_mode, num_tokens=n_tokens, num_seqs=float(len(mb)),
-                    norm_len=ctx.norm_len,
+                    norm_len=ctx.norm_len, behaviour_weight=weight,
                 )
                 out.loss.backward()
                 if first_dev is None:
@@ -192,6 +249,7 @@ def update_policy(
                         1.0 if name in ("loss", "pg_loss", "kl", "entropy") else share
                     )
                 sums["ratio_max"] = max(sums.get("ratio_max", 0.0), float(out.ratio_max))
+            parallel.all_reduce_grads(params)
             if optim_cfg.max_grad_norm > 0:
                 norm = torch.nn.utils.clip_grad_norm_(params, optim_cfg.max_grad_norm)
             else:
@@ -212,7 +270,110 @@ def update_policy(
         tokens=int(sum(len(s.response_ids) for s in samples)),
         engine_logprob_diff=sum(diffs) / len(diffs) if diffs else 0.0,
     )
+    if parallel.world_size > 1:
+        stats.update(ranks=parallel.world_size,
+                     rank_samples=sum(len(m) for m in first_micros))
+    if weights is not None:
+        flat = torch.cat(weights) if weights else torch.ones(0)
+        raw = torch.cat([_raw_weight(o, s) for o, s in zip(old, samples, strict=True)]
+                        ) if weights else torch.ones(0)
+        stats["behaviour_weight_mean"] = float(flat.mean()) if len(flat) else 1.0
+        stats["behaviour_weight_clip_frac"] = (float((raw > behaviour_cap).float().mean())
+                                               if len(raw) else 0.0)
     return stats
+
+
+def _raw_weight(old: torch.Tensor, sample: TurnSample) -> torch.Tensor:
+    """``exp(log π_old − log π_behaviour)`` per token (1 where the sample has no usable
+    behaviour log-probs)."""
+    if sample.logprobs is None or len(sample.logprobs) != len(old):
+        return torch.ones_like(old)
+    return torch.exp(old - torch.tensor(sample.logprobs, dtype=torch.float32))
+
+
+def behaviour_weights(
+    old: Sequence[torch.Tensor], samples: Sequence[TurnSample], cap: float
+) -> list[torch.Tensor]:
+    """Truncated importance weights of each sample's tokens: ``min(π_old / π_behaviour, cap)``.
+
+    Args:
+        old: per-sample ``log π_old`` (1-D, the response length).
+        samples: the samples; ``logprobs`` are the behaviour policy's sampled log-probs.
+        cap: the truncation (AReaL uses 2–5; the weight is never raised above it).
+
+    Returns:
+        One 1-D float32 tensor per sample, shape of ``old[i]``; 1 where a sample has no
+        behaviour log-probs of the right length.
+    """
+    return [torch.clamp(_raw_weight(o, s), max=cap) for o, s in zip(old, samples, strict=True)]
+
+
+def prompt_loss_mask(
+    samples: Sequence[TurnSample], prompt_len: int, device: torch.device
+) -> torch.Tensor:
+    """Which next-token predictions of the (left-padded) prompts the prompt loss counts.
+
+    Column ``j`` predicts the token at position ``j + 1``; row ``i``'s prompt starts at
+    ``prompt_len − len_i``, and its tokens count from index ``max(prompt_loss_from, 1)`` on.
+    Shape: ``(B, prompt_len − 1)`` float, 1 where counted.
+    """
+    offsets = torch.tensor([prompt_len - len(s.prompt_ids) + max(s.prompt_loss_from, 1)
+                            for s in samples], device=device)
+    targets = torch.arange(1, prompt_len, device=device)
+    return (targets.unsqueeze(0) >= offsets.unsqueeze(1)).float()
+
+
+def counted_logprobs(model: torch.nn.Module, packed: Any, first: int) -> torch.Tensor:
+    """Teacher-forced log-probs of the tokens from column ``first`` (>= 1) on:
+    ``(B, P+R−first)``, column ``k`` is ``log p(input_ids[:, first+k] | earlier tokens)``.
+
+    Equal to ``next_token_logprobs(model, packed)[:, first − 1:]``, but the output layer runs
+    only on the positions that predict those tokens (``logits_to_keep``): with a windowed
+    history most of a prompt was counted in an earlier turn, and the output layer and its
+    ``(B, L, V)`` log-softmax are the largest tensors of a small model's step.
+    """
+    width = packed.input_ids.shape[1]
+    out = model(
+        input_ids=packed.input_ids,
+        attention_mask=packed.attention_mask,
+        position_ids=packed.position_ids,
+        use_cache=False,
+        logits_to_keep=width - first + 1,
+        **packed.model_inputs,
+    )
+    return token_logprobs(out.logits[:, :-1, :].float(), packed.input_ids[:, first:])
+
+
+def split_vocab_logprobs(
+    model: torch.nn.Module, packed: Any, first: int, prompt_vocab: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Prompt log-probs over the first ``prompt_vocab`` ids, response log-probs over all.
+
+    Returns ``(prompt, response)``: ``prompt`` ``(B, P−first)``, column ``k`` is
+    ``log softmax(logits[:prompt_vocab])[input_ids[:, first+k]]`` (0 where that token is
+    ``>= prompt_vocab``); ``response`` ``(B, R)`` as :func:`response_logits` +
+    :func:`token_logprobs`. One forward; the prompt positions use the final hidden states times
+    the first ``prompt_vocab`` rows of the output layer.
+    """
+    p_len, r_len = packed.prompt_len, packed.response_ids.shape[1]
+    out = model(
+        input_ids=packed.input_ids,
+        attention_mask=packed.attention_mask,
+        position_ids=packed.position_ids,
+        use_cache=False,
+        output_hidden_states=True,
+        logits_to_keep=r_len + 1,
+        **packed.model_inputs,
+    )
+    response = token_logprobs(out.logits[:, :-1, :].float(), packed.response_ids)
+    hidden = out.hidden_states[-1][:, first - 1 : p_len - 1]  # predicts tokens first..p_len-1
+    head = model.get_output_embeddings()
+    logits = torch.nn.functional.linear(hidden, head.weight[:prompt_vocab],
+                                        None if head.bias is None else head.bias[:prompt_vocab])
+    targets = packed.input_ids[:, first:p_len]
+    inside = targets < prompt_vocab
+    prompt = token_logprobs(logits.float(), torch.where(inside, targets, 0)) * inside
+    return prompt, response
 
 
 def sft_step(
@@ -221,7 +382,6 @@ def sft_step(
     samples: Sequence[TurnSample],
     ctx: UpdateContext,
     *,
-    micro_batch_size: int = 64,
     max_grad_norm: float = 1.0,
     prompt_weight: float = 0.0,
 ) -> float:
@@ -238,24 +398,34 @@ def sft_step(
     model.train()
     optimizer.zero_grad(set_to_none=True)
     n_tokens = float(sum(len(s.response_ids) for s in samples))
-    n_prompt = float(sum(max(len(s.prompt_ids) - 1, 0) for s in samples))
+    # predicted prompt tokens: positions 1.. of each prompt, from its prompt_loss_from on (and
+    # below ctx.prompt_vocab when that is set)
+    limit = ctx.prompt_vocab
+    n_prompt = float(sum(
+        sum(1 for t in s.prompt_ids[max(s.prompt_loss_from, 1):] if limit is None or t < limit)
+        for s in samples))
     total = 0.0
-    for micro in _chunks(range(len(samples)), micro_batch_size):
-        packed = pack([samples[i].prompt_ids for i in micro],
-                      [samples[i].response_ids for i in micro], ctx.pad_id).to(ctx.device)
+    for micro in _chunks(range(len(samples)), ctx.micro_batch_size):
+        chunk = [samples[i] for i in micro]
+        packed = pack_samples(model, chunk, ctx)
         p_len = packed.prompt_len
+        # first predicted token any row counts (>= 1): the logits of earlier positions (text
+        # repeated from the history, left padding) are never computed
+        first = min(p_len, *(p_len - len(s.prompt_ids) + max(s.prompt_loss_from, 1)
+                             for s in chunk))
         with _autocast(ctx):
-            if prompt_weight > 0:
-                every = next_token_logprobs(model, packed)
-                logp = every[:, p_len - 1 :]
+            if prompt_weight > 0 and limit is not None and first < p_len:
+                prompt_lp, logp = split_vocab_logprobs(model, packed, first, limit)
+            elif prompt_weight > 0:
+                every = counted_logprobs(model, packed, first)  # predicts tokens first..
+                prompt_lp, logp = every[:, : p_len - first], every[:, p_len - first :]
             else:
                 logp = token_logprobs(response_logits(model, packed), packed.response_ids)
         response_loss = -(logp * packed.response_mask).sum() / n_tokens
         loss = response_loss
         if prompt_weight > 0 and n_prompt > 0:
-            mask = packed.attention_mask
-            prompt_mask = (mask[:, 1:p_len] * mask[:, : p_len - 1]).float()
-            prompt_loss = -(every[:, : p_len - 1] * prompt_mask).sum() / n_prompt
+            prompt_mask = prompt_loss_mask(chunk, p_len, ctx.device)[:, first - 1 :]
+            prompt_loss = -(prompt_lp * prompt_mask).sum() / n_prompt
             loss = loss + prompt_weight * prompt_loss
         loss.backward()
         total += float(response_loss.detach())

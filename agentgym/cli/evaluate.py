@@ -5,69 +5,47 @@
     agentgym eval env=sokoban policy=expert episodes=500
     agentgym eval env=sokoban policy=runs/sokoban-gigpo-…/checkpoint-000012 episodes=200
     agentgym eval env=sokoban policy=runs/x compare=random episodes=200        # same seeds
+    agentgym eval env=sokoban policy=runs/x engine=vllm temperature=0            # vLLM, greedy
     agentgym eval env=taxi policy=openai base_url=http://127.0.0.1:8000/v1 model=qwen k=4
 
-``env`` is a config-group option (``sokoban``, ``taxi`` … with its prompt settings) or an
-environment id. ``policy`` is ``expert``, ``random``, ``openai`` (with ``base_url`` and
-``model``), a model directory, a checkpoint, or a run directory (its newest checkpoint). Seeds
-start at ``seed`` (default 1,000,000: the trainer's held-out range). Prints the success rate
-with a Wilson 95% interval, mean score, mean turns, invalid-action rate and, with ``k > 1``
-(each task played k times), the unbiased pass@k; every episode goes to a JSONL file.
+``env`` is a config-group option (``sokoban``, ``taxi`` … with its prompt settings, and its
+``eval_kwargs`` applied as in the trainer's held-out evaluation: WebShop's, BFCL's and the other
+fixed task sets' test split) or an environment id (its registered defaults). ``policy`` is
+``expert``, ``random``, ``openai`` (with ``base_url`` and ``model``), a model directory, a
+checkpoint, or a run directory (its newest checkpoint). Seeds start at ``seed`` (default 1,000,000:
+the trainer's held-out range). Prints the success rate with a Wilson 95% interval, mean score, mean
+turns, invalid-action rate and, with ``k > 1`` (each task played k times), the unbiased pass@k;
+every episode goes to a JSONL file. Model policies sample at ``temperature=1`` by default — the
+trainer's held-out evaluation default, so the two report the same number for the same checkpoint —
+and the summary line says so. Options are the fields of
+:class:`~agentgym.trainers.config.EvalConfig`; the generation engine is built by the trainer's
+``make_engine`` (``engine=hf`` or ``engine=vllm``).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import contextlib
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from agentgym.cli.train import CliConfigError, compose, group_options
+from agentgym.cli.errors import CliConfigError, fail
+from agentgym.cli.train import compose, group_options
 
 
-@dataclass
-class EvalArgs:
-    """Options of ``agentgym eval`` (``key=value`` on the command line)."""
+def parse_args(pairs: list[str]) -> Any:
+    """``["env=sokoban", "episodes=20"]`` → a validated
+    :class:`~agentgym.trainers.config.EvalConfig`, through the trainer's typed config code
+    (unknown keys and wrong types or ranges are one clear error each).
 
-    #: config-group option (``sokoban``) or environment id.
-    env: str = "sokoban"
-    #: ``expert``, ``random``, ``openai``, a model/checkpoint directory or a run directory.
-    policy: str = "expert"
-    #: a second policy played on the same seeds (optional).
-    compare: str | None = None
-    #: tasks (seeds) to play.
-    episodes: int = 100
-    #: plays per task; pass@k is reported when k > 1.
-    k: int = 1
-    #: first seed.
-    seed: int = 1_000_000
-    #: environment threads.
-    workers: int = 8
-    #: sampling temperature of model policies (default: 0 when k = 1, else 1).
-    temperature: float | None = None
-    #: longest response of model policies.
-    max_new_tokens: int = 128
-    #: prompts per generation batch (model policies).
-    batch_size: int = 64
-    #: turn limit override.
-    max_turns: int | None = None
-    #: ``cpu``, ``cuda`` or ``auto`` (model policies).
-    device: str = "auto"
-    #: OpenAI-compatible endpoint (policy=openai).
-    base_url: str | None = None
-    #: model name sent to the endpoint (policy=openai).
-    model: str | None = None
-    #: JSONL file for the episodes (default ``evals/<env>-<policy>-<time>.jsonl``).
-    out: str | None = None
+    Raises:
+        CliConfigError: a malformed pair, an unknown option or a bad value.
+    """
+    from agentgym.trainers.config import ConfigError, EvalConfig, from_dict, validate_eval
 
-
-def parse_args(pairs: list[str]) -> EvalArgs:
-    """``["env=sokoban", "episodes=20"]`` → :class:`EvalArgs` (one clear error per problem)."""
-    fields = {f.name: f for f in dataclasses.fields(EvalArgs)}
     values: dict[str, Any] = {}
     for pair in pairs:
         key, sep, raw = pair.partition("=")
@@ -76,30 +54,31 @@ def parse_args(pairs: list[str]) -> EvalArgs:
             key = "k"
         if not sep or not key:
             raise CliConfigError(f"expected key=value, got {pair!r}")
-        if key not in fields:
-            raise CliConfigError(
-                f"unknown eval option {key!r}; known: {', '.join(sorted(fields))}"
-            )
-        kind = str(fields[key].type)
+        values[key] = _scalar(raw)
+    try:
+        return validate_eval(from_dict(EvalConfig, values))
+    except ConfigError as exc:
+        raise CliConfigError(str(exc).replace("EvalConfig accepts", "eval accepts")) from None
+
+
+def _scalar(raw: str) -> Any:
+    """A command-line value as the YAML scalar it spells (int, float, bool, null or text)."""
+    text = raw.strip()
+    if text.lower() in ("null", "none", "~"):
+        return None
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
         try:
-            if raw.lower() in ("null", "none", "") and "None" in kind:
-                values[key] = None
-            elif kind.startswith("int"):
-                values[key] = int(raw)
-            elif kind.startswith("float"):
-                values[key] = float(raw)
-            else:
-                values[key] = raw
+            return kind(text)
         except ValueError:
-            raise CliConfigError(f"{key}={raw!r} is not a valid {kind.split(' ')[0]}") from None
-    args = EvalArgs(**values)
-    if args.episodes < 1 or args.k < 1:
-        raise CliConfigError("episodes and k must be >= 1")
-    return args
+            pass
+    return raw
 
 
 def env_config(name: str) -> Any:
-    """The trainer's :class:`EnvConfig` for a group option, or defaults for an env id."""
+    """The trainer's :class:`EnvConfig` for a group option; for a bare env id, its registered
+    defaults (no kwargs, the registered turn limit, no penalty)."""
     from omegaconf import OmegaConf
 
     from agentgym.core.registration import resolve_id
@@ -108,37 +87,47 @@ def env_config(name: str) -> Any:
     if name in group_options()["env"]:
         cfg = compose([f"env={name}"])
         return from_dict(EnvConfig, OmegaConf.to_container(cfg.env, resolve=True))
-    return EnvConfig(id=resolve_id(name))
+    return EnvConfig(id=resolve_id(name), kwargs={}, max_turns=None, invalid_penalty=0.0)
 
 
-def build_policy(spec: str, args: EvalArgs, env: Any) -> tuple[Any, str, str]:
-    """``(policy, display name, action format)`` for a policy spec."""
+def build_policy(spec: str, args: Any, env: Any, stack: contextlib.ExitStack) -> tuple[Any, str]:
+    """``(policy, display name)`` for a policy spec; engines are closed by ``stack``."""
     from agentgym.core.policies import make_policy
+    from agentgym.core.preflight import probe_endpoint
 
     if spec in ("expert", "random"):
         policy = make_policy(spec, seed=args.seed) if spec == "random" else make_policy(spec)
-        return policy, spec, env.action_format
+        return policy, spec
     if spec == "openai":
         if not args.base_url or not args.model:
             raise CliConfigError("policy=openai needs base_url=... and model=...")
-        temperature = args.temperature if args.temperature is not None else (
-            0.0 if args.k == 1 else 1.0)
+        probe_endpoint(args.base_url)
         policy = make_policy("openai", base_url=args.base_url, model=args.model,
-                             temperature=temperature, max_tokens=args.max_new_tokens)
-        return policy, f"openai:{args.model}", env.action_format
+                             temperature=args.temperature,
+                             max_tokens=args.max_new_tokens or env.max_new_tokens)
+        return policy, f"openai:{args.model}"
     path = Path(spec).expanduser()
     if not path.exists():
         raise CliConfigError(
             f"policy {spec!r} is not expert, random, openai or an existing directory"
         )
-    return _model_policy(path, args, env), path.name, env.action_format
+    engine = _model_engine(path, args, env)
+    stack.callback(engine.close)
+    return engine.as_policy(args.temperature, seed=args.seed), path.name
 
 
-def _model_policy(path: Path, args: EvalArgs, env: Any) -> Any:
+def _model_engine(path: Path, args: Any, env: Any) -> Any:
+    """The engine ``args.engine`` serving the model at ``path`` (a model, checkpoint or run
+    directory), built by the same ``make_engine`` the trainer uses."""
     from agentgym.trainers.checkpoint import latest_checkpoint
     from agentgym.trainers.config import ModelConfig
-    from agentgym.trainers.engines import HFEngine
-    from agentgym.trainers.model import load_policy, resolve_device
+    from agentgym.trainers.engines import (
+        IN_PLACE_ENGINES,
+        EngineBuild,
+        SamplingSettings,
+        make_engine,
+    )
+    from agentgym.trainers.model import load_policy, load_tokenizer, load_vision, resolve_device
 
     if not _is_model_dir(path):
         newest = latest_checkpoint(path)
@@ -146,12 +135,19 @@ def _model_policy(path: Path, args: EvalArgs, env: Any) -> Any:
             raise CliConfigError(f"{path} holds neither a model (config.json) nor checkpoints")
         path = newest
     device = resolve_device(args.device)
-    model, tokenizer = load_policy(ModelConfig(name=str(path), path=str(path)), env, device)
-    temperature = args.temperature if args.temperature is not None else (
-        0.0 if args.k == 1 else 1.0)
-    return HFEngine(model, tokenizer, temperature=temperature, max_new_tokens=args.max_new_tokens,
-                    stop=["</action>"] if env.action_format == "xml" else [],
-                    batch_size=args.batch_size, seed=args.seed, device=device)
+    sampling = SamplingSettings(
+        temperature=args.temperature, max_new_tokens=args.max_new_tokens or env.max_new_tokens,
+        stop=tuple(env.stop_strings()), batch_size=args.batch_size, seed=args.seed,
+    )
+    model_cfg = ModelConfig(name=str(path), path=str(path))
+    if args.engine in IN_PLACE_ENGINES:
+        model, tokenizer = load_policy(model_cfg, env, device)
+    else:
+        model, tokenizer = None, load_tokenizer(path)
+    return make_engine(args.engine, EngineBuild(
+        tokenizer=tokenizer, sampling=sampling, model=model, model_path=path, device=device,
+        vision=load_vision(model_cfg, env, tokenizer),
+    ))
 
 
 def _is_model_dir(path: Path) -> bool:
@@ -166,35 +162,77 @@ def _is_model_dir(path: Path) -> bool:
 
 
 def run_eval(args_ns: argparse.Namespace, console: Console) -> int:
-    """Entry of ``agentgym eval``; returns the exit code."""
-    from agentgym.core.trajectory import save_episodes
-    from agentgym.trainers.evaluation import episode_metrics, run_episodes
+    """Entry of ``agentgym eval``; returns the exit code.
 
-    try:
-        args = parse_args(list(args_ns.options))
-        env = env_config(args.env)
-        if args.max_turns is not None:
-            env.max_turns = args.max_turns
-        specs = [args.policy] + ([args.compare] if args.compare else [])
-        policies = [build_policy(spec, args, env) for spec in specs]
-    except CliConfigError as exc:
-        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        return 2
+    Raises:
+        CliConfigError: a bad option (one line, exit code 2).
+        InfrastructureError: the environment or an endpoint cannot be used (exit code 1).
+    """
+    from agentgym.core.preflight import failed_episodes_error, probe_env
+    from agentgym.core.registration import spec
+    from agentgym.core.trajectory import save_episodes
+    from agentgym.trainers.config import ConfigError
+    from agentgym.trainers.evaluation import episode_metrics, run_episodes
+    from agentgym.trainers.selfplay import play_against, seats
+
+    args = parse_args(list(args_ns.options))
+    env = env_config(args.env).held_out()  # the env group's eval_kwargs, e.g. its test split
+    if args.max_turns is not None:
+        env.max_turns = args.max_turns
+    probe_env(env.id, env_kwargs=env.kwargs, seed=args.seed)
     seeds = list(range(args.seed, args.seed + args.episodes))
     results = []
-    for policy, name, _ in policies:
-        start = time.perf_counter()
-        episodes = run_episodes(env, policy, seeds, group_size=args.k,
-                                num_workers=args.workers, max_batch_size=args.batch_size)
-        elapsed = time.perf_counter() - start
-        metrics = episode_metrics(episodes, k=args.k)
-        out = Path(args.out) if args.out else _default_out(env.id, name)
-        if len(policies) > 1 and args.out:
-            out = out.with_name(f"{out.stem}-{name}{out.suffix}")
-        save_episodes(episodes, out)
-        results.append((name, metrics, elapsed, out))
+    multiagent = spec(env.id).family == "multiagent"
+    if args.opponent is not None and not multiagent:
+        raise CliConfigError(f"opponent= needs a multi-agent environment; {env.id} has one seat")
+    with contextlib.ExitStack() as stack:
+        try:
+            specs = [args.policy] + ([args.compare] if args.compare else [])
+            policies = [build_policy(spec, args, env, stack) for spec in specs]
+            opponent = (build_policy(args.opponent, args, env, stack)[0]
+                        if args.opponent is not None else None)
+        except ConfigError as exc:
+            raise CliConfigError(str(exc)) from None
+        seat_names = seats(env) if multiagent else []
+        for policy, name in policies:
+            start = time.perf_counter()
+            kwargs = {"group_size": args.k, "num_workers": args.workers,
+                      "max_batch_size": args.batch_size}
+            if multiagent:
+                episodes = play_against(run_episodes, env, policy, opponent, seeds, seat_names,
+                                        **kwargs)
+            else:
+                episodes = run_episodes(env, policy, seeds, **kwargs)
+            elapsed = time.perf_counter() - start
+            metrics = episode_metrics(episodes, k=args.k)
+            out = Path(args.out) if args.out else _default_out(env.id, name)
+            if len(policies) > 1 and args.out:
+                out = out.with_name(f"{out.stem}-{name}{out.suffix}")
+            save_episodes(episodes, out)
+            results.append((name, metrics, elapsed, out, failed_episodes_error(episodes),
+                            episodes))
     _print(console, env.id, args, results)
+    if multiagent:
+        _print_games(console, args, results)
+    failures = [f"{name}: {failed}" for name, _, _, _, failed, _ in results if failed]
+    if failures:
+        return fail("; ".join(failures), 1)
     return 0
+
+
+def _print_games(console: Console, args: Any, results: list) -> None:
+    """Win/draw/loss of each policy per seat role, with Wilson 95% intervals."""
+    from agentgym.core.multiagent import results_table
+
+    against = f"against {args.opponent}" if args.opponent else "in self-play"
+    for name, *_, episodes in results:
+        for role, record in sorted(results_table(episodes, by="role").items()):
+            parts = []
+            for kind in ("win", "draw", "loss"):
+                rate, low, high = record.rate(kind)
+                parts.append(f"{kind} {rate:.1%} ({low:.1%}–{high:.1%})")
+            console.print(f"{name} as {role} {against}: " + ", ".join(parts)
+                          + f", n={record.games}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _default_out(env_id: str, policy: str) -> Path:
@@ -202,7 +240,7 @@ def _default_out(env_id: str, policy: str) -> Path:
     return Path("evals") / f"{env_id.split('/')[-1]}-{safe}-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
 
 
-def _print(console: Console, env_id: str, args: EvalArgs, results: list) -> None:
+def _print(console: Console, env_id: str, args: Any, results: list) -> None:
     from rich.table import Table
 
     table = Table(title=f"{env_id} · {args.episodes} tasks × {args.k} · seeds {args.seed}…"
@@ -213,7 +251,7 @@ def _print(console: Console, env_id: str, args: EvalArgs, results: list) -> None
     columns.append("time")
     for column in columns:
         table.add_column(column)
-    for name, m, elapsed, _ in results:
+    for name, m, elapsed, *_ in results:
         row = [
             name,
             f"{m['success_rate']:.1%} ({m['success_ci_low']:.1%}–{m['success_ci_high']:.1%})",
@@ -226,10 +264,13 @@ def _print(console: Console, env_id: str, args: EvalArgs, results: list) -> None
         row.append(f"{elapsed:.1f}s")
         table.add_row(*row)
     console.print(table)
-    for name, m, _, out in results:
+    sampled = "greedy" if args.temperature == 0 else f"sampled at T={args.temperature:g}"
+    for name, m, _, out, *_ in results:
+        kind = sampled if name not in ("expert", "random") else "oracle" if name == "expert" \
+            else "uniform"
         console.print(
             f"{name}: success rate {m['success_rate']:.1%} (95% CI {m['success_ci_low']:.1%}–"
-            f"{m['success_ci_high']:.1%}), n={m['episodes']}; episodes written to {out}",
+            f"{m['success_ci_high']:.1%}), n={m['episodes']}, {kind}; episodes written to {out}",
             markup=False, highlight=False, soft_wrap=True,
         )
     if len(results) == 2:

@@ -8,15 +8,16 @@ from typing import Any
 from rich.console import Console
 from rich.panel import Panel
 
-from agentgym.core.env import observation_text
+from agentgym.core.env import observation_text, optional_method
+from agentgym.core.preflight import InfrastructureError, first_line
 from agentgym.core.registration import make
 
 QUIT_WORDS = {"quit", "exit", ":q"}
 
 
 def _admissible(env: Any) -> list[str]:
-    base = env.unwrapped
-    return list(base.admissible_actions()) if hasattr(base, "admissible_actions") else []
+    admissible = optional_method(env, "admissible_actions")
+    return list(admissible()) if admissible is not None else []
 
 
 def play(
@@ -33,9 +34,15 @@ def play(
     end of input stops. Returns 0 when the episode ended (solved or not), 1 when stopped early.
     """
     console = console or Console()
-    env = make(env_id, max_episode_steps=max_turns)
     try:
-        obs, info = env.reset(seed=seed)
+        env = make(env_id, max_episode_steps=max_turns)
+    except (TypeError, ValueError, RuntimeError, OSError) as exc:
+        raise InfrastructureError(f"cannot create {env_id}: {first_line(exc)}") from exc
+    try:
+        try:
+            obs, info = env.reset(seed=seed)
+        except Exception as exc:
+            raise InfrastructureError(f"cannot start {env_id}: {first_line(exc)}") from exc
         console.print(f"[bold]{env.spec.id}[/bold]  task {info.get('task_id')}")
         console.print(f"[bold]Goal:[/bold] {info.get('instruction', '')}", markup=False)
         total, turn = 0.0, 0
@@ -52,8 +59,9 @@ def play(
             if line.lower() in QUIT_WORDS:
                 console.print("stopped")
                 return 1
-            if line.lower() == "hint" and hasattr(env.unwrapped, "expert_action"):
-                console.print(f"expert: {env.unwrapped.expert_action()}", markup=False)
+            expert = optional_method(env, "expert_action")
+            if line.lower() == "hint" and expert is not None:
+                console.print(f"expert: {expert()}", markup=False)
                 continue
             if line.isdigit() and actions and 1 <= int(line) <= len(actions):
                 line = actions[int(line) - 1]

@@ -13,6 +13,8 @@ from typing import Any
 
 from rich.console import Console
 
+from agentgym.cli.errors import CliConfigError
+
 PANELS = [
     ("update/pg_loss", "policy loss"),
     ("update/kl", "KL to reference"),
@@ -85,9 +87,7 @@ def run_plot(args: argparse.Namespace, console: Console) -> int:
     runs = [Path(r) for r in args.runs]
     missing = [str(r) for r in runs if not (r / "metrics.jsonl").exists()]
     if missing:
-        console.print(f"error: no metrics.jsonl in {', '.join(missing)}", markup=False,
-                      highlight=False)
-        return 2
+        raise CliConfigError(f"no metrics.jsonl in {', '.join(missing)}")
     out = Path(args.out) if args.out else runs[0]
     for path in plot_runs(runs, out):
         console.print(f"wrote {path}", markup=False, highlight=False)

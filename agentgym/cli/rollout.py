@@ -7,20 +7,44 @@ import time
 
 from rich.console import Console
 
+from agentgym.cli.errors import CliConfigError, fail
 from agentgym.core.metrics import summarize
 from agentgym.core.policies import make_policy
+from agentgym.core.preflight import failed_episodes_error, probe_endpoint, probe_env
 from agentgym.core.registration import resolve_id
 from agentgym.core.rollout import collect
 from agentgym.core.trajectory import save_episodes
+from agentgym.core.wrappers import ACTION_FORMATS
 
 
 def run_rollout(args: argparse.Namespace, console: Console) -> int:
+    """Entry of ``agentgym rollout``; returns the exit code.
+
+    The environment (and the endpoint of ``--policy openai``) is checked before the first
+    episode; a run in which every episode ended on an error exits 1.
+
+    Raises:
+        CliConfigError: an unknown policy or action format, or missing endpoint settings.
+        InfrastructureError: the environment or the endpoint cannot be used.
+    """
     env_id = resolve_id(args.env_id)
     policy_kwargs = {}
     if args.policy == "openai":
+        if not args.base_url or not args.model:
+            raise CliConfigError("--policy openai needs --base-url and --model")
         policy_kwargs = {"base_url": args.base_url, "model": args.model}
-    policy = make_policy(args.policy, **{k: v for k, v in policy_kwargs.items() if v is not None})
+    try:
+        policy = make_policy(args.policy, **policy_kwargs)
+    except ValueError as exc:
+        raise CliConfigError(str(exc)) from None
     action_format = args.action_format or ("xml" if args.policy == "openai" else "plain")
+    if action_format not in ACTION_FORMATS:
+        raise CliConfigError(
+            f"--action-format {action_format!r} is not one of {', '.join(ACTION_FORMATS)}"
+        )
+    probe_env(env_id, seed=args.seed)
+    if args.policy == "openai":
+        probe_endpoint(args.base_url)
     tasks = list(range(args.seed, args.seed + args.episodes))
     start = time.perf_counter()
     episodes = collect(
@@ -45,4 +69,7 @@ def run_rollout(args: argparse.Namespace, console: Console) -> int:
     if args.out is not None:
         path = save_episodes(episodes, args.out)
         console.print(f"episodes written to {path}")
+    failed = failed_episodes_error(episodes)
+    if failed is not None:
+        return fail(failed, 1)
     return 0

@@ -6,11 +6,14 @@
     agentgym sandbox build --method debootstrap --tag agentgym/sandbox:py311
     agentgym sandbox prune                 # remove containers of dead agentgym processes
     agentgym sandbox prune --all           # remove every agentgym container
+
+Errors (no daemon, no image, a failed build) are one line on stderr and exit code 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from rich.console import Console
@@ -47,14 +50,14 @@ def run_sandbox(args: argparse.Namespace, console: Console) -> int:
         if action == "status":
             return _status(args, console)
     except SandboxError as exc:
-        console.print(f"error: {exc}", markup=False, highlight=False)
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     console.print("usage: agentgym sandbox {build,prune,status}")
     return 2
 
 
 def _build(args: argparse.Namespace, console: Console) -> int:
-    from agentgym.sandboxes.docker_image import build_image, image_exists
+    from agentgym.sandboxes.docker.image import build_image, image_exists
 
     if not args.force and image_exists(args.tag):
         console.print(f"{args.tag} already exists (use --force to rebuild)", markup=False)
@@ -69,22 +72,26 @@ def _build(args: argparse.Namespace, console: Console) -> int:
 
 
 def _prune(args: argparse.Namespace, console: Console) -> int:
-    from agentgym.sandboxes.docker import docker_client
-    from agentgym.sandboxes.docker_lifecycle import prune_orphans
+    from agentgym.sandboxes.docker.client import connect, docker_errors
+    from agentgym.sandboxes.docker.lifecycle import prune_orphans
 
-    client = docker_client()  # itself prunes orphans once; prune again for the count
-    removed = prune_orphans(client, all_containers=args.all)
-    console.print(f"removed {len(removed)} container(s) {' '.join(removed)}".rstrip(), markup=False)
+    client = connect()  # a client of its own: the shared one would prune before we count
+    with docker_errors("prune sandbox containers"):
+        removed = prune_orphans(client, all_containers=args.all)
+    console.print(f"removed {len(removed)} container(s) {' '.join(removed)}".rstrip(),
+                  markup=False)
     return 0
 
 
 def _status(args: argparse.Namespace, console: Console) -> int:
     from agentgym.sandboxes.docker import DEFAULT_IMAGE, daemon_address, docker_client
-    from agentgym.sandboxes.docker_image import image_exists
-    from agentgym.sandboxes.docker_lifecycle import LABEL
+    from agentgym.sandboxes.docker.client import docker_errors
+    from agentgym.sandboxes.docker.image import image_exists
+    from agentgym.sandboxes.docker.lifecycle import LABEL
 
     client = docker_client()
-    running = client.containers.list(all=True, filters={"label": f"{LABEL}=1"})
+    with docker_errors("list sandbox containers"):
+        running = client.api.containers(all=True, filters={"label": f"{LABEL}=1"})
     console.print(f"daemon: {daemon_address()} (ok)", markup=False)
     console.print(f"image {DEFAULT_IMAGE}: {'present' if image_exists() else 'missing'}",
                   markup=False)

@@ -7,7 +7,10 @@ An agentgym environment is a :class:`gymnasium.Env` whose observations and actio
 
 * Observation: a ``str`` (GUI environments: a dict ``{"text": str, "image": uint8 HxWx3}``).
 * Action: the ``str`` the agent chose, already extracted from the model's output (see
-  :class:`agentgym.core.wrappers.ActionParser`).
+  :class:`agentgym.core.wrappers.ActionParser`). Any string — empty, 1 MB long, with control
+  characters or lone surrogates — and any value that is not a string is answered as an invalid
+  action with a message, never with an exception (``check_env`` plays such garbage).
+* ``step`` before the first ``reset`` raises :class:`gymnasium.error.ResetNeeded`.
 * ``terminated``: the task ended (solved, failed, bought, submitted).
   ``truncated``: the turn or context budget ran out. The two are never merged.
 
@@ -39,10 +42,12 @@ not the base class.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import gymnasium as gym
+from gymnasium.error import ResetNeeded
 
 from agentgym.core.spaces import FreeText
 
@@ -66,11 +71,55 @@ def observation_text(observation: Any) -> str:
     return observation if isinstance(observation, str) else str(observation)
 
 
+def echo_action(action: Any, limit: int = 40) -> str:
+    """A short, printable rendering of an arbitrary action for error messages.
+
+    ``echo_action("x" * 100)`` → ``"'xxxx…x'... (100 characters)"``; non-strings are shown with
+    ``repr``; unencodable characters (lone surrogates) are escaped, so the result always encodes.
+    """
+    text = action if isinstance(action, str) else repr(action)
+    suffix = f"... ({len(text)} characters)" if len(text) > limit else ""
+    return f"{text[:limit]!r}{suffix}".encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def optional_method(env: gym.Env, name: str) -> Callable[..., Any] | None:
+    """``env``'s optional method ``name`` (``admissible_actions``, ``expert_action`` …) looked
+    up through its wrappers, or None when the environment does not provide it."""
+    try:
+        method = env.get_wrapper_attr(name)
+    except AttributeError:
+        method = getattr(env.unwrapped, name, None)
+    return method if callable(method) else None
+
+
+def env_tools(env: Any) -> list[dict[str, Any]] | None:
+    """The tools ``env`` offers now (its optional ``tools`` attribute, looked up through the
+    wrappers): a list of OpenAI-style function schemas, or None for environments without."""
+    try:
+        tools = env.get_wrapper_attr("tools")
+    except AttributeError:
+        tools = getattr(getattr(env, "unwrapped", env), "tools", None)
+    if callable(tools):
+        tools = tools()
+    return list(tools) if tools else None
+
+
+T = TypeVar("T")
+
+#: The message of :class:`gymnasium.error.ResetNeeded` raised by a step before the first reset.
+RESET_NEEDED_MESSAGE = "call reset() before step()"
+
+
 class TextEnv(gym.Env[str, str]):
     """Base class for text environments: free-text spaces and contract-shaped info dicts.
 
     Subclasses implement ``reset`` and ``step`` as in Gymnasium and use :meth:`reset_info` and
     :meth:`step_info` to build the info dicts, so every required key is present and typed.
+
+    Two parts of the contract come for free, without a wrapper: a subclass's ``step`` called
+    before its first ``reset`` raises :class:`gymnasium.error.ResetNeeded` (``reset`` must call
+    ``super().reset(seed=seed)``, as Gymnasium envs do), and an action that is not a ``str``
+    reaches ``step`` as its ``str()`` — which the environment then answers as an invalid action.
 
     Args:
         reward_weights: optional weight per reward part; the step reward is
@@ -96,7 +145,55 @@ class TextEnv(gym.Env[str, str]):
         self.observation_space = FreeText()
         self.action_space = FreeText()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if step is None or getattr(step, "_agentgym_checked", False):
+            return
+
+        @functools.wraps(step)
+        def checked_step(self: TextEnv, action: Any) -> Any:
+            if not getattr(self, "_agentgym_was_reset", False):
+                raise ResetNeeded(RESET_NEEDED_MESSAGE)
+            return step(self, action if isinstance(action, str) else str(action))
+
+        checked_step._agentgym_checked = True  # type: ignore[attr-defined]
+        cls.step = checked_step  # type: ignore[method-assign]
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Seed ``self.np_random`` (Gymnasium) and allow :meth:`step` from now on; subclasses
+        call it first with ``super().reset(seed=seed)``."""
+        super().reset(seed=seed, options=options)
+        self._agentgym_was_reset = True
+        return "", {}
+
     # -- helpers for subclasses -------------------------------------------------------------
+    def choose_task(
+        self,
+        tasks: Sequence[T],
+        *,
+        seed: int | None,
+        options: Mapping[str, Any] | None,
+        task_id: Callable[[T], str] = lambda task: task.id,  # type: ignore[attr-defined]
+    ) -> T:
+        """The task of this reset: ``options["task_id"]`` if given, else ``tasks[seed % n]``
+        (same seed ⇒ same task), else one drawn from ``self.np_random``.
+
+        Raises:
+            ValueError: ``options["task_id"]`` names no task.
+        """
+        wanted = (options or {}).get("task_id")
+        if wanted is not None:
+            matches = [task for task in tasks if task_id(task) == wanted]
+            if not matches:
+                raise ValueError(f"unknown task_id {wanted!r} in this split")
+            return matches[0]
+        if seed is not None:
+            return tasks[seed % len(tasks)]
+        return tasks[int(self.np_random.integers(len(tasks)))]
+
     def reward_from_parts(self, parts: Mapping[str, float]) -> float:
         """The turn reward: the configured combination of ``parts``."""
         return combine_reward(parts, self.reward_weights)

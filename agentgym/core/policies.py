@@ -11,7 +11,8 @@ A policy that cannot answer a request returns ``Generation(text="", info={"error
 instead of stepping the environment with an empty action.
 
 ``make_policy(name, **kwargs)`` builds one by name (``random``, ``expert``, ``scripted``,
-``openai``) for the CLI; trainers add their engines with :func:`register_policy`.
+``openai``) for the CLI. Model policies are the trainer's engines
+(:mod:`agentgym.trainers.engines`), built by ``make_engine`` and used through ``as_policy``.
 """
 
 from __future__ import annotations
@@ -30,20 +31,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from agentgym.core.env import optional_method
 from agentgym.core.policy import Generation, Message, Policy, Request
 from agentgym.core.trajectory import stable_hash
 from agentgym.core.wrappers import render_action
 
 _MASK63 = (1 << 63) - 1
-
-
-def _env_method(env: gym.Env, name: str) -> Callable[[], Any] | None:
-    """``env``'s optional method ``name`` (looked up through the wrappers), or None."""
-    try:
-        method = env.get_wrapper_attr(name)
-    except AttributeError:
-        method = getattr(env.unwrapped, name, None)
-    return method if callable(method) else None
 
 
 def _need_env(request: Request, policy: str) -> gym.Env:
@@ -73,7 +66,7 @@ class RandomPolicy:
         """The action chosen for ``request`` (before rendering in the action format)."""
         env = _need_env(request, "RandomPolicy")
         rng = self._rng(request)
-        admissible = _env_method(env, "admissible_actions")
+        admissible = optional_method(env, "admissible_actions")
         actions = list(admissible()) if admissible is not None else []
         if actions:
             return str(actions[int(rng.integers(len(actions)))])
@@ -98,7 +91,7 @@ class ExpertPolicy:
         out = []
         for request in requests:
             env = _need_env(request, "ExpertPolicy")
-            expert = _env_method(env, "expert_action")
+            expert = optional_method(env, "expert_action")
             if expert is None:
                 raise TypeError(
                     f"{type(env.unwrapped).__name__} has no expert_action(); "
@@ -207,13 +200,15 @@ class OpenAIChatPolicy:
 
     def __call__(self, requests: Sequence[Request]) -> list[Generation]:
         if len(requests) <= 1:
-            return [self.generate(r.messages) for r in requests]
+            return [self.generate(r.messages, r.tools) for r in requests]
         workers = min(self.concurrency, len(requests))
         with ThreadPoolExecutor(workers, thread_name_prefix="agentgym-openai") as pool:
-            return list(pool.map(lambda r: self.generate(r.messages), requests))
+            return list(pool.map(lambda r: self.generate(r.messages, r.tools), requests))
 
-    def payload(self, messages: Sequence[Message]) -> dict[str, Any]:
-        """The JSON body sent for one chat."""
+    def payload(
+        self, messages: Sequence[Message], tools: Sequence[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The JSON body sent for one chat (``tools`` as the chat-completions ``tools`` field)."""
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [dict(m) for m in messages],
@@ -221,6 +216,8 @@ class OpenAIChatPolicy:
             "max_tokens": self.max_tokens,
             "n": 1,
         }
+        if tools:
+            body["tools"] = [_as_openai_tool(t) for t in tools]
         if self.logprobs:
             body["logprobs"] = True
         if self.token_ids:
@@ -228,9 +225,11 @@ class OpenAIChatPolicy:
         body.update(self.extra_body)
         return body
 
-    def generate(self, messages: Sequence[Message]) -> Generation:
+    def generate(
+        self, messages: Sequence[Message], tools: Sequence[dict[str, Any]] | None = None
+    ) -> Generation:
         """One chat completion, retried on transient failures; never raises for HTTP errors."""
-        data = json.dumps(self.payload(messages)).encode("utf-8")
+        data = json.dumps(self.payload(messages, tools)).encode("utf-8")
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
@@ -314,6 +313,13 @@ def _parse_completion(body: dict[str, Any]) -> Generation:
     )
 
 
+def _as_openai_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    """A tool schema in the chat-completions shape ``{"type": "function", "function": {...}}``."""
+    if tool.get("type") == "function" and "function" in tool:
+        return dict(tool)
+    return {"type": "function", "function": dict(tool)}
+
+
 # --- registry by name -----------------------------------------------------------------------------
 _POLICIES: dict[str, Callable[..., Policy]] = {
     "random": RandomPolicy,
@@ -321,11 +327,6 @@ _POLICIES: dict[str, Callable[..., Policy]] = {
     "scripted": ScriptedPolicy,
     "openai": OpenAIChatPolicy,
 }
-
-
-def register_policy(name: str, factory: Callable[..., Policy]) -> None:
-    """Make ``make_policy(name, **kwargs)`` call ``factory(**kwargs)`` (replaces an old entry)."""
-    _POLICIES[name] = factory
 
 
 def policy_names() -> list[str]:
@@ -358,5 +359,4 @@ __all__ = [
     "ScriptedPolicy",
     "make_policy",
     "policy_names",
-    "register_policy",
 ]

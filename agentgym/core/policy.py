@@ -31,6 +31,9 @@ class Request:
             JSON tool call). See :func:`agentgym.core.wrappers.render_action`.
         episode_id: the episode this request belongs to.
         turn: the turn index.
+        tools: the tools the environment offers now, as OpenAI-style JSON schemas
+            (``env.tools``), or None; LLM policies pass them to the chat template
+            (``apply_chat_template(..., tools=...)``) or the endpoint.
     """
 
     messages: list[Message]
@@ -39,6 +42,7 @@ class Request:
     action_format: str = "plain"
     episode_id: str = ""
     turn: int = 0
+    tools: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -50,6 +54,9 @@ class Generation:
         token_ids: generated token ids exactly as sampled (LLM policies), else None.
         logprobs: log-probability of each generated token under the sampler, else None.
         prompt_ids: the prompt's token ids (LLM policies), else None.
+        images: the images the prompt shows, in the order of its image placeholders (uint8
+            ``(H, W, 3)`` arrays; vision-language policies), else None — the trainer feeds the
+            same pixels back when it recomputes log-probs.
         info: anything else worth recording (latency, finish reason …).
     """
 
@@ -58,6 +65,7 @@ class Generation:
     logprobs: list[float] | None = None
     prompt_ids: list[int] | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    images: list[Any] | None = None
 
 
 @runtime_checkable

@@ -30,7 +30,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from agentgym.core.wrappers import TurnLimit
+from agentgym.core.wrappers import RequireReset, TurnLimit
 
 #: Entry-point group through which third-party packages register environments.
 ENTRY_POINT_GROUP = "agentgym.envs"
@@ -156,8 +156,10 @@ def resolve_id(name: str) -> str:
     Accepts the full id (``agentgym/Sokoban-v0``) or, when it is unambiguous, the bare name in
     any case (``sokoban``, ``Sokoban-v0``). As in Gymnasium, ``"module:my/Env-v0"`` first imports
     ``module`` (which registers the environment). Raises :class:`UnknownEnvError` listing close
-    matches.
+    matches. ``openenv+http://…`` (a remote OpenEnv server) is returned unchanged.
     """
+    if name.startswith("openenv+"):  # a remote OpenEnv server: see spec()
+        return name
     load_plugins()
     if ":" in name:
         module_name, _, name = name.partition(":")
@@ -197,7 +199,15 @@ def resolve_id(name: str) -> str:
 
 
 def spec(env_id: str) -> EnvSpec:
-    """The :class:`EnvSpec` registered for ``env_id`` (see :func:`resolve_id`)."""
+    """The :class:`EnvSpec` registered for ``env_id`` (see :func:`resolve_id`).
+
+    ``openenv+http://HOST:PORT`` names a remote OpenEnv server instead (see
+    :mod:`agentgym.core.openenv_client`).
+    """
+    if env_id.startswith("openenv+"):
+        from agentgym.core.openenv_client import openenv_spec
+
+        return openenv_spec(env_id)
     return registry[resolve_id(env_id)]
 
 
@@ -205,29 +215,46 @@ def make(env_id: str | EnvSpec, *, max_episode_steps: int | None = None, **kwarg
     """Make a registered environment with the standard wrappers.
 
     Args:
-        env_id: a registered id, an unambiguous short name, or an :class:`EnvSpec`.
+        env_id: a registered id, an unambiguous short name, an :class:`EnvSpec`, or
+            ``openenv+http://HOST:PORT`` (a remote OpenEnv server, played over its WebSocket).
         max_episode_steps: turn limit, overriding the spec's; the episode is ``truncated``
             (never ``terminated``) when it is reached.
         **kwargs: constructor arguments, overriding the spec's defaults.
 
     Returns:
-        The environment wrapped in :class:`~agentgym.core.wrappers.TurnLimit` when a limit is
-        set. ``env.spec`` is a :class:`gymnasium.envs.registration.EnvSpec` mirror, so
-        Gymnasium utilities work on it.
+        The environment wrapped in :class:`~agentgym.core.wrappers.RequireReset` (a step
+        before the first reset raises :class:`gymnasium.error.ResetNeeded`, in every
+        environment) and, when a limit is set, :class:`~agentgym.core.wrappers.TurnLimit`.
+        ``env.spec`` is a :class:`gymnasium.envs.registration.EnvSpec` mirror, so Gymnasium
+        utilities work on it. A ``multiagent`` id gives the PettingZoo environment itself (see
+        :func:`_make_multiagent`).
     """
     env_spec = env_id if isinstance(env_id, EnvSpec) else spec(env_id)
     constructor = env_spec.load()
     env_kwargs = {**copy.deepcopy(env_spec.kwargs), **kwargs}
-    env = constructor(**env_kwargs)
     limit = max_episode_steps if max_episode_steps is not None else env_spec.max_episode_steps
+    if env_spec.family == "multiagent":
+        return _make_multiagent(constructor, env_kwargs, limit)
+    env = constructor(**env_kwargs)
     env.unwrapped.spec = gym.envs.registration.EnvSpec(
         id=env_spec.id,
         entry_point=env_spec.entry_point,
         max_episode_steps=limit,
         kwargs=env_kwargs,
         disable_env_checker=True,
-        order_enforce=False,
+        order_enforce=True,
     )
+    env = RequireReset(env)
     if limit is not None:
         env = TurnLimit(env, max_turns=limit)
     return env
+
+
+def _make_multiagent(
+    constructor: Callable[..., Any], env_kwargs: dict[str, Any], limit: int | None
+) -> Any:
+    """A PettingZoo ``AECEnv``/``ParallelEnv``: not a ``gymnasium.Env``, so no Gymnasium wrapper;
+    the turn limit is its ``max_turns`` constructor argument (steps of all agents together)."""
+    if limit is not None:
+        env_kwargs = {**env_kwargs, "max_turns": limit}
+    return constructor(**env_kwargs)

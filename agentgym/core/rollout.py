@@ -46,11 +46,16 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agentgym.core.env import observation_text
+from agentgym.core.env import env_tools, observation_text
 from agentgym.core.policy import Generation, Policy, Request
 from agentgym.core.registration import EnvSpec, make, spec
 from agentgym.core.trajectory import Episode, Turn
-from agentgym.core.wrappers import ACTION_FORMATS, ActionParser, ChatHistory
+from agentgym.core.wrappers import (
+    ACTION_FORMATS,
+    ActionParser,
+    ChatHistory,
+    InvalidActionPenalty,
+)
 
 #: Step-info keys stored in dedicated :class:`Turn` fields (or as ``response_text``), not in
 #: ``Turn.info``.
@@ -141,6 +146,7 @@ def collect(
     history_window: int | None = None,
     system_prompt: str | None = None,
     format_observation: Callable[[Any, dict[str, Any]], str] | None = None,
+    invalid_penalty: float = 0.0,
     num_envs: int | None = None,
     num_workers: int | None = None,
     max_batch_size: int | None = None,
@@ -149,6 +155,7 @@ def collect(
     on_episode: Callable[[Episode], None] | None = None,
     stats: RolloutStats | None = None,
     max_info_chars: int = MAX_INFO_CHARS,
+    backend: Any = "thread",
 ) -> list[Episode]:
     """Play every task ``group_size`` times with ``policy`` and return the episodes.
 
@@ -167,6 +174,8 @@ def collect(
         history_window: :class:`ChatHistory` window (past turns kept in the prompt); None = all.
         system_prompt: system message of the chat prompt.
         format_observation: builds a user message's text from ``(observation, info)``.
+        invalid_penalty: subtracted from the reward of every invalid turn (reward part
+            ``invalid``; :class:`~agentgym.core.wrappers.InvalidActionPenalty`); 0 = none.
         num_envs: episodes alive at once, each with its own environment instance
             (default: all episodes).
         num_workers: threads stepping environments (default ``min(32, num_envs)``);
@@ -178,9 +187,14 @@ def collect(
         on_episode: called with each finished episode (e.g. to drive a progress bar).
         stats: a :class:`RolloutStats` to fill with timings and counts.
         max_info_chars: info values whose JSON is longer than this are dropped from turns.
+        backend: where the environments run: ``"thread"`` (this process), ``"ray"`` (Ray actors
+            of a temporary :class:`~agentgym.core.ray_pool.RayEnvPool`, on the Ray this process
+            joined or a local one) or a ``RayEnvPool`` (kept open for the next call).
 
     Returns:
-        One :class:`Episode` per (task, repeat), in task order then repeat order.
+        One :class:`Episode` per (task, repeat), in task order then repeat order. For a
+        ``multiagent`` id, ``policy`` may also be a seat → policy map and the result holds one
+        episode per seat (see :func:`agentgym.core.multiagent.collect_multiagent`).
 
     Raises:
         UnknownEnvError: ``env_id`` is not registered.
@@ -189,7 +203,22 @@ def collect(
     t_start = time.perf_counter()
     stats = stats if stats is not None else RolloutStats()
     env_spec = env_id if isinstance(env_id, EnvSpec) else spec(env_id)
-    seeds = _check_args(tasks, group_size, action_format, max_batch_size, num_envs, num_workers)
+    if env_spec.family == "multiagent":  # PettingZoo games: one episode per seat
+        if backend != "thread":
+            raise ValueError("multi-agent environments run with backend='thread' only")
+        if format_observation is not None:
+            raise ValueError("format_observation is not supported for multi-agent environments")
+        from agentgym.core.multiagent import collect_multiagent
+
+        return collect_multiagent(
+            env_spec, policy, tasks, group_size, max_turns, env_kwargs=env_kwargs,
+            action_format=action_format, history_window=history_window,
+            system_prompt=system_prompt, invalid_penalty=invalid_penalty, num_envs=num_envs,
+            num_workers=num_workers, max_batch_size=max_batch_size, run_id=run_id,
+            on_episode=on_episode, stats=stats, max_info_chars=max_info_chars,
+        )
+    seeds = check_collect_args(tasks, group_size, action_format, max_batch_size, num_envs,
+                               num_workers)
     limit = max_turns if max_turns is not None else env_spec.max_episode_steps
     if limit is None:
         raise ValueError(
@@ -204,18 +233,29 @@ def collect(
     workers = min(32, n_slots) if num_workers is None else num_workers
 
     created: list[gym.Env] = []
+    pool, own_pool = (None, False)
+    if backend != "thread":  # environments in Ray actors (agentgym.core.ray_pool)
+        from agentgym.core.ray_pool import pool_for
 
-    def make_env() -> gym.Env:
+        pool, own_pool = pool_for(backend)
+        pool.prepare(n_slots)
+
+    def build_env() -> gym.Env:
         base = make(env_spec, max_episode_steps=limit, **dict(env_kwargs or {}))
         try:
             env = ActionParser(base, action_format) if action_format != "plain" else base
-            env = ChatHistory(
+            if invalid_penalty:
+                env = InvalidActionPenalty(env, invalid_penalty)
+            return ChatHistory(
                 env, window=history_window, system_prompt=system_prompt,
                 format_observation=format_observation,
             )
         except BaseException:
             base.close()
             raise
+
+    def make_env() -> gym.Env:
+        env = build_env() if pool is None else pool.make_env(build_env)
         created.append(env)  # list.append is atomic: workers make envs concurrently
         return env
 
@@ -237,11 +277,13 @@ def collect(
             runner.executor.shutdown(wait=True, cancel_futures=True)
         for env in created:
             runner.close_env(env)
+        if own_pool:
+            pool.close()
         stats.envs_made = len(created)
         stats.wall_s = time.perf_counter() - t_start
 
 
-def _check_args(
+def check_collect_args(
     tasks: Iterable[int],
     group_size: int,
     action_format: str,
@@ -249,6 +291,12 @@ def _check_args(
     num_envs: int | None,
     num_workers: int | None,
 ) -> list[int]:
+    """The seeds of ``tasks`` as ints, after checking every argument ``collect`` and
+    ``collect_multiagent`` share.
+
+    Raises:
+        ValueError: a bad argument, named in the message.
+    """
     if isinstance(tasks, int | np.integer):
         raise ValueError(f"tasks must be a list of seeds, got the int {tasks}; use range({tasks})")
     seeds = list(tasks)
@@ -394,6 +442,7 @@ class _Runner:
             action_format=self.action_format,
             episode_id=slot.episode.episode_id,
             turn=len(slot.episode.turns),
+            tools=env_tools(slot.env),
         )
 
     # -- jobs run in the pool --------------------------------------------------------------------
@@ -491,6 +540,7 @@ class _Runner:
             response_ids=generation.token_ids,
             response_logprobs=generation.logprobs,
             response_text=generation.text,
+            prompt_images=generation.images,
         )
         policy_info = _clean_info(generation.info, frozenset(), self.max_info_chars)
         if result is None:

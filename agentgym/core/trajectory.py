@@ -35,6 +35,11 @@ def stable_hash(text: str) -> int:
     return int.from_bytes(digest, "little", signed=True)
 
 
+def role_id(role: str | None) -> int:
+    """The int64 id of a role in :attr:`StepBatch.role`: 0 for None, else :func:`stable_hash`."""
+    return 0 if role is None else stable_hash(str(role))
+
+
 def normalize_action(action: str) -> str:
     """Canonical form of an action for equality: stripped, lower-cased, single-spaced."""
     return _WHITESPACE.sub(" ", action.strip().lower())
@@ -58,6 +63,8 @@ class Turn:
         response_ids: token ids the policy generated, exactly as sampled.
         response_logprobs: log-probability of each response token under the sampling policy.
         response_text: the raw model output the action was extracted from.
+        prompt_images: images the prompt showed (uint8 ``(H, W, 3)`` arrays, vision-language
+            policies only), in the order of the prompt's image placeholders.
     """
 
     observation: str
@@ -73,6 +80,7 @@ class Turn:
     response_ids: list[int] | None = None
     response_logprobs: list[float] | None = None
     response_text: str | None = None
+    prompt_images: list[Any] | None = None
 
 
 @dataclass
@@ -91,6 +99,8 @@ class Episode:
             environment reports one, else the sum of turn rewards).
         info: the ``reset`` info (``instruction``, ``answer`` …) and run metadata such as
             ``error`` when the environment crashed.
+        role: the seat's role in a multi-agent game (``"x"``, ``"first"``, ``"coder"`` …):
+            each seat's turns form their own episode; None for single-agent environments.
     """
 
     env_id: str
@@ -102,6 +112,7 @@ class Episode:
     success: bool = False
     outcome: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
+    role: str | None = None
 
     @property
     def total_reward(self) -> float:
@@ -182,6 +193,10 @@ class StepBatch:
         reward_parts: named reward components, each a float64 array (0 where a turn lacks it).
         state_key: object array of the ``state_key`` strings (for similarity grouping), or None.
         episodes: the source episodes, index ``i`` ↔ ``episode == i`` (None when built from arrays).
+        role: int64, :func:`role_id` of the episode's ``Episode.role`` (0 when it has none), so
+            one role gets one id in every batch; None (the default, and what
+            :meth:`from_episodes` gives when no episode has a role) means role 0 on every row —
+            see :meth:`roles`.
     """
 
     group: np.ndarray
@@ -198,6 +213,7 @@ class StepBatch:
     reward_parts: dict[str, np.ndarray] = field(default_factory=dict)
     state_key: np.ndarray | None = None
     episodes: Sequence[Episode] | None = None
+    role: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.reward)
@@ -223,6 +239,8 @@ class StepBatch:
         }
         if self.state_key is not None:
             self.state_key = np.asarray(self.state_key, dtype=object)
+        if self.role is not None:
+            self.role = np.asarray(self.role, dtype=np.int64)
         self.validate()
 
     def __len__(self) -> int:
@@ -232,6 +250,10 @@ class StepBatch:
     def n_rows(self) -> int:
         return len(self.reward)
 
+    def roles(self) -> np.ndarray:
+        """``(n_rows,)`` int64 role ids: the ``role`` column, or zeros when it is None."""
+        return self.role if self.role is not None else np.zeros(len(self), dtype=np.int64)
+
     def validate(self) -> None:
         """Raise ``ValueError`` naming the column when lengths differ or rewards are not finite."""
         n = len(self.reward)
@@ -239,7 +261,7 @@ class StepBatch:
             "group": self.group, "episode": self.episode, "t": self.t, "done": self.done,
             "state": self.state, "action": self.action, "valid": self.valid,
             "outcome": self.outcome, "terminated": self.terminated, "truncated": self.truncated,
-            "state_key": self.state_key,
+            "state_key": self.state_key, "role": self.role,
             **{f"reward_parts[{k!r}]": v for k, v in self.reward_parts.items()},
         }
         for name, column in columns.items():
@@ -258,7 +280,8 @@ class StepBatch:
     def from_episodes(cls, episodes: Sequence[Episode]) -> StepBatch:
         """Build the columnar view of ``episodes`` (rows ordered by episode, then turn).
 
-        ``group`` indexes distinct ``group_id`` values in order of first appearance.
+        ``group`` indexes distinct ``group_id`` values in order of first appearance; ``role`` is
+        filled when any episode has an ``Episode.role`` (multi-agent games), else None.
         """
         group_index: dict[str, int] = {}
         lengths = np.fromiter((len(e.turns) for e in episodes), dtype=np.int64, count=len(episodes))
@@ -294,6 +317,9 @@ class StepBatch:
             },
             state_key=state_keys,
             episodes=list(episodes),
+            role=np.repeat(
+                np.array([role_id(e.role) for e in episodes], dtype=np.int64), lengths
+            ) if any(e.role is not None for e in episodes) else None,
         )
 
     def per_episode(self, values: np.ndarray) -> list[list[float]]:

@@ -1,8 +1,10 @@
 """Cross-cutting behaviour as stackable Gymnasium wrappers.
 
+* :class:`RequireReset` — ``step()`` before ``reset()`` raises ``gymnasium.error.ResetNeeded``.
 * :class:`TurnLimit` — truncate after ``max_turns`` turns (``truncated``, never ``terminated``).
 * :class:`ActionParser` — extract the action from raw model output: ``<action>…</action>`` or a
-  JSON tool call; malformed output becomes an invalid action with a message, never an exception.
+  JSON tool call (parsers in :mod:`agentgym.core.parsing`, linear time); malformed output, and
+  anything that is not text, becomes an invalid action with a message, never an exception.
 * :class:`ChatHistory` — keep the episode as chat messages for the policy, with a window of the
   last ``k`` turns or the full history.
 * :class:`InvalidActionPenalty` — add a negative ``invalid_penalty`` reward part on invalid actions.
@@ -12,38 +14,66 @@
 from __future__ import annotations
 
 import json
-import re
+import reprlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, SupportsFloat
 
 import gymnasium as gym
+from gymnasium.error import ResetNeeded
+from gymnasium.wrappers import OrderEnforcing
 
-from agentgym.core.env import observation_text
+from agentgym.core.env import RESET_NEEDED_MESSAGE, observation_text
+from agentgym.core.parsing import (
+    ParseError,
+    as_tool_call,
+    check_text,
+    loads_json,
+    parse_json_tool_call,
+    parse_xml_action,
+)
 
 ACTION_FORMATS = ("plain", "xml", "json")
-
-_XML_ACTION = re.compile(r"<action>(.*?)</action>", re.DOTALL | re.IGNORECASE)
-_JSON_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
-_TOOL_CALL_TAG = re.compile(r"<tool_call>(.*?)</tool_call>", re.DOTALL)
-
-
-class ParseError(ValueError):
-    """Model output from which no action could be extracted; the message says what to write."""
+#: The message of the :class:`~gymnasium.error.ResetNeeded` raised by a step before reset.
+#: Characters of the raw model output kept in ``info["raw_action"]``.
+RAW_ACTION_CHARS = 2000
 
 
-class TurnLimit(gym.Wrapper):
+class RequireReset(OrderEnforcing):
+    """Gymnasium's :class:`~gymnasium.wrappers.OrderEnforcing` with agentgym's message:
+    ``step()`` before the first ``reset()`` raises :class:`gymnasium.error.ResetNeeded`
+    ("call reset() before step()") whatever the environment would do. ``render()`` before
+    ``reset()`` is allowed (text environments render ``None`` then).
+    """
+
+    def __init__(self, env: gym.Env, disable_render_order_enforcing: bool = True) -> None:
+        super().__init__(env, disable_render_order_enforcing=disable_render_order_enforcing)
+
+    def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        if not self.has_reset:
+            raise ResetNeeded(RESET_NEEDED_MESSAGE)
+        return self.env.step(action)
+
+    @property
+    def spec(self) -> gym.envs.registration.EnvSpec | None:
+        """The environment's spec as it is (:func:`agentgym.make` sets ``order_enforce``);
+        Gymnasium's wrapper would deep-copy it, constructor arguments included."""
+        return self.env.spec
+
+
+class TurnLimit(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """End the episode as ``truncated`` after ``max_turns`` steps.
 
     The last step's info gets ``truncated_reason="turn_limit"``. ``terminated`` is left as the
     environment reported it: a task solved on the last allowed turn is terminated *and*
-    truncated is False.
+    truncated is False. (Its arguments are recorded, so ``env.spec.make()`` rebuilds the stack.)
     """
 
     def __init__(self, env: gym.Env, max_turns: int) -> None:
         if max_turns < 1:
             raise ValueError(f"max_turns must be >= 1, got {max_turns}")
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, max_turns=max_turns)
+        gym.Wrapper.__init__(self, env)
         self.max_turns = int(max_turns)
         self.turn = 0
 
@@ -60,70 +90,6 @@ class TurnLimit(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-def parse_xml_action(text: str) -> str:
-    """Return the content of the *last* ``<action>…</action>`` in ``text``, stripped.
-
-    Raises:
-        ParseError: when there is no complete action tag or it is empty.
-    """
-    matches = _XML_ACTION.findall(text)
-    if not matches:
-        raise ParseError(
-            "no <action>...</action> found; end your reply with <action>ACTION</action>"
-        )
-    action = matches[-1].strip()
-    if not action:
-        raise ParseError("the <action></action> tag is empty; put one action inside it")
-    return action
-
-
-def parse_json_tool_call(text: str) -> dict[str, Any]:
-    """Extract a JSON tool call ``{"name": str, "arguments": dict}`` from model output.
-
-    Accepts a bare JSON object, one inside ```json fences or inside ``<tool_call>`` tags, and
-    the OpenAI shape ``{"function": {"name": …, "arguments": "<json string>"}}``.
-
-    Raises:
-        ParseError: when no JSON object with a string ``name`` can be found.
-    """
-    candidates = [*_TOOL_CALL_TAG.findall(text), *_JSON_FENCE.findall(text), text]
-    decoder = json.JSONDecoder()
-    for candidate in candidates:
-        start = candidate.find("{")
-        while start != -1:
-            try:
-                obj, _ = decoder.raw_decode(candidate, start)
-            except json.JSONDecodeError:
-                start = candidate.find("{", start + 1)
-                continue
-            call = _as_tool_call(obj)
-            if call is not None:
-                return call
-            start = candidate.find("{", start + 1)
-    raise ParseError(
-        'no JSON tool call found; reply with {"name": "<tool>", "arguments": {...}}'
-    )
-
-
-def _as_tool_call(obj: Any) -> dict[str, Any] | None:
-    if not isinstance(obj, dict):
-        return None
-    if isinstance(obj.get("function"), dict):
-        obj = obj["function"]
-    name = obj.get("name")
-    if not isinstance(name, str) or not name:
-        return None
-    arguments = obj.get("arguments", obj.get("parameters", {}))
-    if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError:
-            return None
-    if not isinstance(arguments, dict):
-        return None
-    return {"name": name, "arguments": arguments}
-
-
 def render_action(action: str, action_format: str) -> str:
     """Write ``action`` as a model would in ``action_format`` (inverse of the parsers).
 
@@ -134,9 +100,9 @@ def render_action(action: str, action_format: str) -> str:
     if action_format == "xml":
         return f"<action>{action}</action>"
     if action_format == "json":
-        try:
-            call = _as_tool_call(json.loads(action))
-        except json.JSONDecodeError:
+        try:  # only an object can be a call: skip decoding anything else
+            call = as_tool_call(loads_json(action)) if action.lstrip()[:1] == "{" else None
+        except ParseError:
             call = None
         return json.dumps(call if call is not None else {"name": action, "arguments": {}})
     raise ValueError(f"unknown action_format {action_format!r}; choose one of {ACTION_FORMATS}")
@@ -169,12 +135,18 @@ class ActionParser(gym.Wrapper):
         self._state_key = ""
         self._last_obs: Any = ""
 
-    def parse(self, text: str) -> str:
+    def parse(self, text: Any) -> str:
+        """The action in model output ``text``.
+
+        Raises:
+            ParseError: no action could be extracted, or ``text`` is not valid text (not a
+                ``str``, a lone surrogate, a NUL character; also in ``plain`` format).
+        """
         if self.action_format == "xml":
             return parse_xml_action(text)
         if self.action_format == "json":
             return json.dumps(parse_json_tool_call(text), separators=(",", ":"))
-        return text
+        return check_text(text)
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
@@ -183,9 +155,9 @@ class ActionParser(gym.Wrapper):
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
-        text = action if isinstance(action, str) else str(action)
+        text = _preview(action, RAW_ACTION_CHARS)
         try:
-            parsed = self.parse(text)
+            parsed = self.parse(action)
         except ParseError as err:
             _, reward, terminated, truncated, info = self.env.step("")
             obs = _with_message(self._last_obs, f"Invalid action: {err}.")
@@ -194,7 +166,7 @@ class ActionParser(gym.Wrapper):
                 "state_key": self._state_key,
                 "action_valid": False,
                 "format_error": True,
-                "raw_action": text[:2000],
+                "raw_action": text,
                 "parsed_action": None,
                 "error": str(err),
             }
@@ -202,8 +174,13 @@ class ActionParser(gym.Wrapper):
         obs, reward, terminated, truncated, info = self.env.step(parsed)
         self._state_key = info.get("state_key", self._state_key)
         self._last_obs = obs
-        info = {**info, "raw_action": text[:2000], "parsed_action": parsed}
+        info = {**info, "raw_action": text, "parsed_action": parsed}
         return obs, reward, terminated, truncated, info
+
+
+def _preview(action: Any, limit: int) -> str:
+    """The first ``limit`` characters of a ``str`` action; a short ``repr`` of anything else."""
+    return action[:limit] if isinstance(action, str) else reprlib.repr(action)
 
 
 def _with_message(observation: Any, message: str) -> Any:
@@ -336,7 +313,7 @@ class EpisodeRecorder(gym.Wrapper):
         if self._record is not None:
             self._record["turns"].append(
                 {
-                    "action": _plain(action),
+                    "action": action if isinstance(action, str) else reprlib.repr(action),
                     "observation": _plain(obs),
                     "reward": float(reward),
                     "reward_parts": _plain(info.get("reward_parts", {})),
@@ -352,7 +329,8 @@ class EpisodeRecorder(gym.Wrapper):
     def _flush(self, success: bool) -> None:
         assert self._record is not None
         self._record["success"] = success
-        with self.path.open("a", encoding="utf-8") as f:
+        # A lone surrogate in the model's output is written as its JSON escape (\\udXXX).
+        with self.path.open("a", encoding="utf-8", errors="backslashreplace") as f:
             f.write(json.dumps(self._record, ensure_ascii=False) + "\n")
         self._record = None
 
@@ -373,11 +351,13 @@ def _plain(value: Any) -> Any:
 
 __all__ = [
     "ACTION_FORMATS",
+    "RESET_NEEDED_MESSAGE",
     "ActionParser",
     "ChatHistory",
     "EpisodeRecorder",
     "InvalidActionPenalty",
     "ParseError",
+    "RequireReset",
     "TurnLimit",
     "parse_json_tool_call",
     "parse_xml_action",

@@ -6,7 +6,9 @@ from agentgym.sandboxes.browser import (
     BrowserNotFoundError,
     BrowserPage,
     BrowserSandbox,
+    BrowserUnavailableError,
     acquire_browser,
+    check_browser,
     find_chromium,
     release_browser,
 )
@@ -15,7 +17,9 @@ __all__ = [
     "BrowserNotFoundError",
     "BrowserPage",
     "BrowserSandbox",
+    "BrowserUnavailableError",
     "acquire_browser",
+    "check_browser",
     "find_chromium",
     "release_browser",
 ]

@@ -1,10 +1,26 @@
-"""AST mutations that inject bugs into Python source (the SWE-smith recipe).
+"""AST mutations that inject bugs into Python source (the SWE-smith recipe, Yang et al.,
+arXiv 2504.21798).
 
-Every candidate is a *minimal text edit*: one expression span (operator flip, swapped operands,
-changed constant, inverted condition) is replaced by ``ast.unparse`` of the mutated node, or
-whole statement lines are removed (assignment, call, loop, conditional). A span is used only
+Every candidate is a *minimal text edit*: one expression or one-line statement span is replaced
+by ``ast.unparse`` of the mutated node, or whole statement lines are removed. A span is used only
 where ``ast.unparse`` of the original node reproduces the source text exactly, so the rest of the
 line stays byte-identical and the gold patch (the reverse diff) touches only the bug.
+
+Kinds (each a bug a person could plausibly write):
+
+=============  ===============================================================================
+``operator``   arithmetic or comparison operator flipped (``+``/``-``, ``<``/``<=``, ``in`` ...)
+``swap``       operands of a non-commutative operator or of an ordering comparison swapped
+``constant``   integer constant off by one (either way) or boolean constant negated
+``invert``     condition of an ``if``/``while``/conditional expression/comprehension negated
+``boolop``     ``and``/``or`` exchanged
+``unary``      a unary minus or a ``not`` dropped
+``call``       ``min``/``max`` or ``any``/``all`` exchanged
+``args``       the first two positional arguments of a call swapped
+``augassign``  augmented assignment operator flipped (``+=``/``-=``, ``*=``/``//=``)
+``control``    ``break``/``continue`` exchanged
+``remove``     an assignment, call, ``if`` or loop statement deleted
+=============  ===============================================================================
 
 Candidates are enumerated deterministically; whether one is a *valid bug* (some tests fail) is
 decided by :mod:`agentgym.envs.swe.tasks`.
@@ -27,6 +43,12 @@ _CMP_SWAPS: dict[type, type] = {
     ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
 }
 _NON_COMMUTATIVE = (ast.Sub, ast.Div, ast.FloorDiv, ast.Mod)
+_AUG_SWAPS: dict[type, type] = {
+    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv, ast.FloorDiv: ast.Mult,
+}
+_CALL_SWAPS = {"min": "max", "max": "min", "any": "all", "all": "any"}
+#: Calls whose argument order no one gets wrong (swapping them is noise, not a bug).
+_FIXED_ORDER = {"isinstance", "issubclass", "getattr", "hasattr", "setattr", "super"}
 
 
 @dataclass(frozen=True)
@@ -35,11 +57,12 @@ class Mutation:
 
     Attributes:
         path: file path relative to the repository root.
-        kind: ``operator``, ``swap``, ``constant``, ``invert``, ``boolop`` or ``remove``.
+        kind: one of the kinds in the module docstring.
         line: 1-based first line changed.
         original: the original source of the file.
         mutated: the source with the bug.
-        description: what was changed, e.g. ``operator '<' -> '<=' at line 12``.
+        description: what was changed, e.g. ``comparison operator flipped at line 12``.
+        index: position among the candidates of the same path, kind and line.
     """
 
     path: str
@@ -48,11 +71,18 @@ class Mutation:
     original: str
     mutated: str
     description: str
+    index: int = 0
 
     @property
     def mutation_id(self) -> str:
-        """Stable short id, e.g. ``textkit.py:operator:L12:3``."""
+        """Short id shared by the candidates of one path, kind and line, e.g.
+        ``textkit.py:operator:L12``."""
         return f"{self.path}:{self.kind}:L{self.line}"
+
+    @property
+    def key(self) -> str:
+        """Unique id among the candidates of one file, e.g. ``textkit.py:operator:L12:1``."""
+        return f"{self.mutation_id}:{self.index}"
 
 
 def unified_diff(path: str, before: str, after: str) -> str:
@@ -105,11 +135,41 @@ def _expression_variants(node: ast.AST) -> Iterator[tuple[str, ast.AST, str]]:
         new = copy.deepcopy(node)
         new.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
         yield "boolop", new, "boolean operator flipped"
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.Not):
+        what = "unary minus" if isinstance(node.op, ast.USub) else "'not'"
+        yield "unary", copy.deepcopy(node.operand), f"{what} dropped"
+    elif isinstance(node, ast.Call):
+        name = node.func.id if isinstance(node.func, ast.Name) else None
+        if name in _CALL_SWAPS:
+            new = copy.deepcopy(node)
+            new.func = ast.Name(_CALL_SWAPS[name], ast.Load())
+            yield "call", new, f"{name}() replaced by {_CALL_SWAPS[name]}()"
+        first_two = node.args[:2]
+        if (len(first_two) == 2 and name not in _FIXED_ORDER
+                and not any(isinstance(a, ast.Starred) for a in first_two)
+                and ast.dump(first_two[0]) != ast.dump(first_two[1])):
+            new = copy.deepcopy(node)
+            new.args[0], new.args[1] = new.args[1], new.args[0]
+            yield "args", new, "first two call arguments swapped"
     elif isinstance(node, ast.Constant) and not isinstance(node.value, str | bytes):
         if isinstance(node.value, bool):
             yield "constant", ast.Constant(not node.value), "boolean constant negated"
         elif isinstance(node.value, int):
-            yield "constant", ast.Constant(node.value + 1), "integer constant changed"
+            yield "constant", ast.Constant(node.value + 1), "integer constant increased by one"
+            if node.value > 0:
+                yield "constant", ast.Constant(node.value - 1), "integer constant decreased by one"
+
+
+def _statement_variants(node: ast.stmt) -> Iterator[tuple[str, ast.AST, str]]:
+    """``(kind, mutated node, description)`` for a one-line statement."""
+    if isinstance(node, ast.AugAssign) and type(node.op) in _AUG_SWAPS:
+        new = copy.deepcopy(node)
+        new.op = _AUG_SWAPS[type(node.op)]()
+        yield "augassign", new, "augmented assignment operator flipped"
+    elif isinstance(node, ast.Break):
+        yield "control", ast.Continue(), "'break' replaced by 'continue'"
+    elif isinstance(node, ast.Continue):
+        yield "control", ast.Break(), "'continue' replaced by 'break'"
 
 
 def _condition_nodes(tree: ast.AST) -> Iterator[ast.expr]:
@@ -156,7 +216,7 @@ def mutations_of(path: str, source: str) -> list[Mutation]:
             return
         n = sum(key.startswith(f"{path}:{kind}:L{line}:") for key in found)
         found[f"{path}:{kind}:L{line}:{n}"] = Mutation(path, kind, line, source, mutated,
-                                                       f"{description} at line {line}")
+                                                       f"{description} at line {line}", n)
 
     docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                   if isinstance(node, ast.Module | ast.FunctionDef | ast.ClassDef) and node.body
@@ -168,6 +228,14 @@ def mutations_of(path: str, source: str) -> list[Mutation]:
         if text is None or text != ast.unparse(node):
             continue
         for kind, new, description in _expression_variants(node):
+            add(kind, node.lineno, _replace(lines, node, ast.unparse(new)), description)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.stmt):
+            continue
+        text = _segment(lines, node)
+        if text is None or text != ast.unparse(node):
+            continue
+        for kind, new, description in _statement_variants(node):
             add(kind, node.lineno, _replace(lines, node, ast.unparse(new)), description)
     for test in _condition_nodes(tree):
         text = _segment(lines, test)

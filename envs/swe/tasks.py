@@ -1,4 +1,4 @@
-"""SWE tasks: bugs injected into the bundled repositories, validated by their tests, cached.
+"""SWE tasks: bugs injected into the bundled repositories, validated by their tests.
 
 A task is a repository with one injected bug (see :mod:`agentgym.envs.swe.mutations`):
 
@@ -8,96 +8,88 @@ A task is a repository with one injected bug (see :mod:`agentgym.envs.swe.mutati
 * ``problem_statement``: an issue written from the failing tests' intent (their docstrings and
   the observed assertion failures), never from the diff.
 
-Validation runs each mutated repository's suite on the host, in a temporary folder, with the
-host's pytest (this is task *generation*, not grading; grading happens in the sandbox). Each
-run is a forked child of a worker that imported pytest once, so hundreds of candidates take
-seconds; workers run in parallel. The result is cached as JSON under
-``$AGENTGYM_CACHE_DIR/swe`` (default ``~/.cache/agentgym/swe``), keyed by a fingerprint of the
-repositories and the generator settings, so it happens once per machine.
+Generation, per repository: enumerate every candidate mutation, take a seeded sample balanced
+over the mutation kinds, run the suite once per candidate on the host (:mod:`.suite`; this is
+task *generation*, grading happens in the sandbox), and keep the candidates that break at least
+one test and at most ``max_fail_fraction`` of the suite.
 
-Tasks in SWE-bench's instance format (instance_id, repo, base_commit, patch, test_patch,
-FAIL_TO_PASS, PASS_TO_PASS, image) load with :func:`load_swebench_instances`.
+Each repository's result is a small *record* (its test ids and docstrings, and per task the
+one-hunk edit, the failing tests and their failure messages) from which the tasks are rebuilt.
+Records are keyed by a fingerprint of the repository's files, ``mutations.py`` and the settings,
+and found, in order:
+
+1. in the cache, ``$AGENTGYM_CACHE_DIR/swe/tasks-<repo>-<fingerprint>.json``;
+2. in the manifest shipped with the package (``tasks_manifest.json.gz``, written by
+   ``python -m agentgym.envs.swe.tasks --write-manifest``), so a fresh machine or CI never
+   regenerates the default task set;
+3. else generated (in parallel) and cached.
+
+Tasks in SWE-bench's instance format load with :func:`load_swebench_instances`
+(:mod:`agentgym.envs.swe.swebench`).
 """
 
 from __future__ import annotations
 
-import contextlib
+import argparse
+import functools
+import gzip
 import hashlib
 import json
 import os
 import random
-import select
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from agentgym.core.paths import cache_dir
 from agentgym.core.trajectory import stable_hash
 from agentgym.envs.swe.mutations import Mutation, mutations_of, unified_diff
+from agentgym.envs.swe.suite import SuiteJob, run_jobs
+from agentgym.envs.swe.swebench import load_swebench_instances, swebench_image
+from agentgym.envs.swe.swetask import SWETask
+from agentgym.sandboxes.docker import DEFAULT_IMAGE
 
-#: Bump when the generator's output changes, to invalidate caches.
-GENERATOR_VERSION = 1
-#: Image of the generated tasks.
-DEFAULT_IMAGE = "agentgym/sandbox:py311"
+__all__ = [
+    "DEFAULT_IMAGE",
+    "DEFAULT_SETTINGS",
+    "GENERATOR_VERSION",
+    "SWETask",
+    "default_cache_dir",
+    "generate_tasks",
+    "load_swebench_instances",
+    "load_tasks",
+    "repo_files",
+    "repo_names",
+    "swebench_image",
+    "write_issue",
+    "write_manifest",
+]
+
+#: Bump when the generator's output changes for the same inputs (invalidates caches).
+GENERATOR_VERSION = 3
 #: Fraction of tasks (by a hash of the id) in the test split.
 TEST_FRACTION = 0.2
-
-
-@dataclass
-class SWETask:
-    """One task (a generated bug or a SWE-bench instance).
-
-    Attributes:
-        instance_id: unique id, e.g. ``textkit__textkit.py:operator:L42:0``.
-        repo: repository name (bundled) or ``owner/name`` (SWE-bench).
-        problem_statement: the issue text shown to the agent.
-        patch: the gold patch (unified diff).
-        FAIL_TO_PASS: test ids that must go from failing to passing.
-        PASS_TO_PASS: test ids that must keep passing.
-        split: ``train`` or ``test``.
-        image: docker image the task runs in.
-        files: generated tasks: ``{path: buggy source}`` overriding the bundled repository.
-        source_dir: SWE-bench tasks: the repository's folder inside the image (copied to the
-            sandbox's work dir at reset).
-        base_commit: SWE-bench: the commit the repository is at.
-        test_patch: SWE-bench: tests applied before grading.
-        kind: ``generated`` or ``swebench``.
-        mutation: generated tasks: what the bug is (hidden from the agent).
-    """
-
-    instance_id: str
-    repo: str
-    problem_statement: str
-    patch: str
-    FAIL_TO_PASS: list[str]
-    PASS_TO_PASS: list[str]
-    split: str = "train"
-    image: str = DEFAULT_IMAGE
-    files: dict[str, str] = field(default_factory=dict)
-    source_dir: str = ""
-    base_commit: str = ""
-    test_patch: str = ""
-    kind: str = "generated"
-    mutation: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SWETask:
-        return cls(**data)
+#: Generator settings that decide the task set (all part of the fingerprint).
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "candidates_per_repo": 80,  # candidates validated per repository (None: all)
+    "seed": 0,  # seed of the candidate sample
+    "max_fail_fraction": 0.5,  # drop bugs breaking more of the suite (e.g. import errors)
+    "timeout": 5.0,  # CPU seconds per suite run (slower mutants, e.g. endless loops, are dropped)
+}
+MANIFEST_NAME = "tasks_manifest.json.gz"
 
 
 # -- bundled repositories ---------------------------------------------------------------------
+def package_dir() -> Path:
+    return Path(str(resources.files("agentgym.envs.swe")))
+
+
 def repos_root() -> Path:
     """The folder holding the bundled repositories (package data)."""
-    return Path(str(resources.files("agentgym.envs.swe") / "repos"))
+    return package_dir() / "repos"
 
 
 def repo_names() -> list[str]:
@@ -108,6 +100,8 @@ def repo_names() -> list[str]:
 def repo_files(name: str) -> dict[str, str]:
     """``{relative path: text}`` of one bundled repository (sources, tests, config)."""
     root = repos_root() / name
+    if not (root / "tests").is_dir():
+        raise ValueError(f"unknown bundled repository {name!r}; known: {repo_names()}")
     files = {}
     for path in sorted(root.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
@@ -123,118 +117,7 @@ def source_paths(files: dict[str, str]) -> list[str]:
 
 def default_cache_dir() -> Path:
     """``$AGENTGYM_CACHE_DIR/swe``, else ``~/.cache/agentgym/swe``."""
-    root = os.environ.get("AGENTGYM_CACHE_DIR")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "agentgym"
-    return base / "swe"
-
-
-# -- running a suite on the host (generation only) --------------------------------------------
-class _Collector:
-    """pytest plugin recording ``nodeid -> (outcome, message, docstring)``."""
-
-    def __init__(self) -> None:
-        self.results: dict[str, list[str]] = {}
-        self.docs: dict[str, str] = {}
-
-    def pytest_collection_modifyitems(self, items: list[Any]) -> None:
-        for item in items:
-            doc = getattr(getattr(item, "obj", None), "__doc__", None) or ""
-            self.docs[item.nodeid] = " ".join(doc.split())
-
-    def pytest_runtest_logreport(self, report: Any) -> None:
-        if report.when == "call" or report.outcome != "passed":
-            if report.nodeid in self.results and self.results[report.nodeid][0] != "passed":
-                return
-            message = ""
-            crash = getattr(report.longrepr, "reprcrash", None)
-            if crash is not None:
-                message = crash.message
-            elif report.longrepr is not None:
-                message = str(report.longrepr).strip().splitlines()[-1:][0]
-            self.results[report.nodeid] = [report.outcome, message[:300]]
-
-    def pytest_collectreport(self, report: Any) -> None:
-        if report.outcome != "passed":
-            self.results[report.nodeid or "<collection>"] = ["error", "collection failed"]
-
-
-def run_suite(repo_dir: str, timeout: float = 20.0) -> dict[str, Any] | None:
-    """Run a repository's tests on the host in a forked child; ``None`` on timeout or crash.
-
-    Returns:
-        ``{"results": {nodeid: [outcome, message]}, "docs": {nodeid: docstring}}``.
-    """
-    import pytest
-
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: run pytest in-process, report JSON on the pipe
-        code = 1
-        try:
-            os.close(read_fd)
-            os.chdir(repo_dir)
-            sys.path.insert(0, repo_dir)
-            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
-            os.dup2(devnull, 2)
-            collector = _Collector()
-            pytest.main(["-q", "-p", "no:cacheprovider", "-p", "no:warnings", "tests"],
-                         plugins=[collector])
-            data = json.dumps({"results": collector.results, "docs": collector.docs}).encode()
-            view = memoryview(data)
-            while view:
-                view = view[os.write(write_fd, view):]
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    chunks = []
-    deadline = time.monotonic() + timeout
-    timed_out = False
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                timed_out = True
-                break
-            ready, _, _ = select.select([read_fd], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(read_fd, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(read_fd)
-        if timed_out:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-    if timed_out or status != 0 or not chunks:
-        return None
-    return json.loads(b"".join(chunks))
-
-
-def _write_repo(root: str, files: dict[str, str]) -> None:
-    for rel, text in files.items():
-        path = os.path.join(root, rel)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(text)
-
-
-def _validate(job: tuple[dict[str, str], Mutation | None, float]) -> dict[str, Any] | None:
-    files, mutation, timeout = job
-    with tempfile.TemporaryDirectory(prefix="agentgym-swe-") as tmp:
-        _write_repo(tmp, files)
-        if mutation is not None:
-            _write_repo(tmp, {mutation.path: mutation.mutated})
-        report = run_suite(tmp, timeout)
-    if report is not None:  # strip the temporary path from messages (determinism)
-        for value in report["results"].values():
-            value[1] = value[1].replace(tmp + "/", "").replace(tmp, "")
-    return report
+    return cache_dir("swe")
 
 
 # -- issue text -------------------------------------------------------------------------------
@@ -264,109 +147,229 @@ def write_issue(repo: str, failing: Sequence[str], docs: dict[str, str],
     )
 
 
-# -- generation -------------------------------------------------------------------------------
+# -- records: a repository's tasks in compact form ---------------------------------------------
+def _settings(overrides: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(overrides) - set(DEFAULT_SETTINGS)
+    if unknown:
+        raise TypeError(f"unknown generator setting(s) {sorted(unknown)}; "
+                        f"known: {sorted(DEFAULT_SETTINGS)}")
+    return {**DEFAULT_SETTINGS, **overrides}
+
+
+def fingerprint(name: str, settings: dict[str, Any]) -> str:
+    """Hash of everything one repository's task record depends on."""
+    digest = hashlib.sha256(json.dumps({"version": GENERATOR_VERSION, **settings},
+                                       sort_keys=True).encode())
+    mutations_source = resources.files("agentgym.envs.swe").joinpath("mutations.py")
+    digest.update(mutations_source.read_bytes())
+    for rel, text in repo_files(name).items():
+        digest.update(f"{name}/{rel}\0{text}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def line_edit(original: str, mutated: str) -> list[Any]:
+    """``[start, end, text]``: ``mutated`` is ``original`` with lines ``start:end`` (0-based)
+    replaced by ``text``."""
+    before, after = original.splitlines(keepends=True), mutated.splitlines(keepends=True)
+    start = 0
+    while start < min(len(before), len(after)) and before[start] == after[start]:
+        start += 1
+    tail = 0
+    while (tail < min(len(before), len(after)) - start
+           and before[-1 - tail] == after[-1 - tail]):
+        tail += 1
+    return [start, len(before) - tail, "".join(after[start:len(after) - tail])]
+
+
+def apply_line_edit(original: str, edit: Sequence[Any]) -> str:
+    start, end, text = edit
+    lines = original.splitlines(keepends=True)
+    return "".join([*lines[:start], text, *lines[end:]])
+
+
 def _split(task_id: str) -> str:
     bucket = stable_hash(f"split:{task_id}") % 1000
     return "test" if bucket < TEST_FRACTION * 1000 else "train"
 
 
-def _fingerprint(repos: Sequence[str], settings: dict[str, Any]) -> str:
-    digest = hashlib.sha256(json.dumps({"version": GENERATOR_VERSION, **settings}).encode())
+def sample_candidates(candidates: Sequence[Mutation], k: int | None,
+                      rng: random.Random) -> list[Mutation]:
+    """A sample of ``k`` candidates balanced over the mutation kinds (round robin over the
+    kinds, each kind shuffled by ``rng``), in the candidates' order."""
+    if k is None or len(candidates) <= k:
+        return list(candidates)
+    by_kind: dict[str, list[int]] = {}
+    for index, mutation in enumerate(candidates):
+        by_kind.setdefault(mutation.kind, []).append(index)
+    for kind in sorted(by_kind):
+        rng.shuffle(by_kind[kind])
+    chosen: list[int] = []
+    while len(chosen) < k:
+        for kind in sorted(by_kind):
+            if by_kind[kind] and len(chosen) < k:
+                chosen.append(by_kind[kind].pop())
+    return [candidates[i] for i in sorted(chosen)]
+
+
+def _candidates(name: str, files: dict[str, str], settings: dict[str, Any]) -> list[Mutation]:
+    found = [m for path in source_paths(files) for m in mutations_of(path, files[path])]
+    rng = random.Random(f"{settings['seed']}:{name}")
+    return sample_candidates(found, settings["candidates_per_repo"], rng)
+
+
+def generate_records(repos: Sequence[str], settings: dict[str, Any],
+                     workers: int | None = None) -> dict[str, dict[str, Any]]:
+    """Validate the sampled candidates of ``repos`` (one suite run each, all repositories in
+    one parallel batch) and return each repository's record.
+
+    Raises:
+        RuntimeError: if a bundled repository's own suite does not pass or does not finish.
+    """
+    contents = {name: repo_files(name) for name in repos}
+    plan: list[tuple[str, Mutation | None]] = []
     for name in repos:
-        for rel, text in repo_files(name).items():
-            digest.update(f"{name}/{rel}\0{text}\0".encode())
-    return digest.hexdigest()[:16]
+        plan.append((name, None))  # the unmutated baseline
+        plan.extend((name, m) for m in _candidates(name, contents[name], settings))
+    jobs = [SuiteJob(contents[name], {m.path: m.mutated} if m else {}, settings["timeout"])
+            for name, m in plan]
+    reports = run_jobs(jobs, workers)
+    records: dict[str, dict[str, Any]] = {}
+    for (name, mutation), report in zip(plan, reports, strict=True):
+        if mutation is None:
+            if report is None:
+                raise RuntimeError(f"the test suite of bundled repository {name!r} crashed or "
+                                   f"took more than {settings['timeout']} CPU seconds")
+            failing = sorted(t for t, (outcome, _) in report["results"].items()
+                             if outcome != "passed")
+            if failing:
+                raise RuntimeError(f"the bundled repository {name!r} fails its own tests: "
+                                   f"{failing[:5]}")
+            spaced = [t for t in report["results"] if any(c.isspace() for c in t)]
+            if spaced:  # grading reads `pytest -rA` lines, where a space ends the test id
+                raise RuntimeError(f"bundled repository {name!r} has test ids with spaces "
+                                   f"(give its parametrized tests ids=...): {spaced[:3]}")
+            records[name] = {"repo": name, "fingerprint": fingerprint(name, settings),
+                             "tests": sorted(report["results"]), "docs": report["docs"],
+                             "tasks": []}
+            continue
+        record = records[name]
+        if report is None:
+            continue
+        outcomes = report["results"]
+        failing = [t for t in record["tests"] if outcomes.get(t, ["missing"])[0] != "passed"]
+        if not failing or len(failing) > settings["max_fail_fraction"] * len(record["tests"]):
+            continue
+        record["tasks"].append({
+            "id": f"{name}__{mutation.key}",
+            "path": mutation.path,
+            "edit": line_edit(mutation.original, mutation.mutated),
+            "mutation": mutation.description,
+            "fail": failing,
+            "messages": {t: outcomes.get(t, ["", ""])[1] for t in failing[:3]},
+        })
+    return records
 
 
-def generate_tasks(
-    repos: Sequence[str] | None = None,
-    *,
-    candidates_per_repo: int | None = 80,
-    seed: int = 0,
-    max_fail_fraction: float = 0.5,
-    workers: int | None = None,
-    timeout: float = 5.0,
-) -> list[SWETask]:
-    """Inject every candidate mutation into each repository and keep the valid bugs.
+def tasks_from_record(record: dict[str, Any]) -> list[SWETask]:
+    """Rebuild a repository's tasks from its record (no suite runs)."""
+    name = record["repo"]
+    files = repo_files(name)
+    tasks = []
+    for item in record["tasks"]:
+        original = files[item["path"]]
+        buggy = apply_line_edit(original, item["edit"])
+        failing, failing_set = item["fail"], set(item["fail"])
+        tasks.append(SWETask(
+            instance_id=item["id"],
+            repo=name,
+            problem_statement=write_issue(name, failing, record["docs"], item["messages"]),
+            patch=unified_diff(item["path"], buggy, original),
+            FAIL_TO_PASS=list(failing),
+            PASS_TO_PASS=[t for t in record["tests"] if t not in failing_set],
+            split=_split(item["id"]),
+            files={item["path"]: buggy},
+            mutation=item["mutation"],
+        ))
+    return tasks
+
+
+# -- cache and manifest -----------------------------------------------------------------------
+def manifest_path() -> Path:
+    return package_dir() / MANIFEST_NAME
+
+
+@functools.cache
+def _manifest(path: str, mtime: float) -> dict[str, dict[str, Any]]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return json.load(handle)["repos"]
+
+
+def bundled_manifest() -> dict[str, dict[str, Any]]:
+    """The shipped records (``{repo: record}``); empty if the package has none."""
+    path = manifest_path()
+    if not path.exists():
+        return {}
+    return _manifest(str(path), path.stat().st_mtime)
+
+
+def _cached_record(cache: Path, name: str, key: str) -> dict[str, Any] | None:
+    path = cache / f"tasks-{name}-{key}.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    shipped = bundled_manifest().get(name)
+    if shipped is not None and shipped["fingerprint"] == key:
+        return shipped
+    return None
+
+
+def _store_record(cache: Path, record: dict[str, Any]) -> None:
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"tasks-{record['repo']}-{record['fingerprint']}.json"
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load_records(repos: Sequence[str] | None = None, *,
+                 cache_dir: str | os.PathLike[str] | None = None, workers: int | None = None,
+                 regenerate: bool = False, **settings: Any) -> dict[str, dict[str, Any]]:
+    """Each repository's record: cached, shipped, or generated now (and cached).
 
     Args:
         repos: bundled repository names (default: all).
-        candidates_per_repo: validate a seeded sample of this many candidate mutations per
-            repository (None: all of them; a suite run costs ~0.3 s of one core).
-        seed: seed of that sample.
-        max_fail_fraction: drop bugs breaking more than this fraction of the suite (e.g.
-            import errors) — they do not describe one behaviour.
-        workers: parallel processes (default: CPU count).
-        timeout: seconds per suite run; a run that times out is retried once with 4x the time,
-            and mutants still slower than that (infinite loops) are dropped.
+        cache_dir: cache folder (default :func:`default_cache_dir`).
+        workers: parallel suite workers if something must be generated.
+        regenerate: generate every record now, ignoring the cache and the manifest.
+        **settings: overrides of :data:`DEFAULT_SETTINGS`.
+    """
+    settings = _settings(settings)
+    repos = sorted(repos or repo_names())
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    keys = {name: fingerprint(name, settings) for name in repos}
+    records = {name: None if regenerate else _cached_record(cache, name, keys[name])
+               for name in repos}
+    missing = [name for name, record in records.items() if record is None]
+    if missing:
+        for name, record in generate_records(missing, settings, workers).items():
+            _store_record(cache, record)
+            records[name] = record
+    return records  # type: ignore[return-value]
+
+
+def generate_tasks(repos: Sequence[str] | None = None, *, workers: int | None = None,
+                   **settings: Any) -> list[SWETask]:
+    """Generate the tasks of ``repos`` now, ignoring caches and the manifest.
+
+    Args:
+        repos: bundled repository names (default: all).
+        workers: parallel suite workers (default: CPU count).
+        **settings: overrides of :data:`DEFAULT_SETTINGS`.
 
     Returns:
         Tasks sorted by ``instance_id``.
     """
-    repos = list(repos or repo_names())
-    jobs: list[tuple[str, Mutation | None]] = []
-    repo_contents = {name: repo_files(name) for name in repos}
-    for name in repos:
-        candidates: list[Mutation] = []
-        for path in source_paths(repo_contents[name]):
-            candidates.extend(mutations_of(path, repo_contents[name][path]))
-        if candidates_per_repo is not None and len(candidates) > candidates_per_repo:
-            chosen = sorted(random.Random(f"{seed}:{name}").sample(range(len(candidates)),
-                                                                   candidates_per_repo))
-            candidates = [candidates[i] for i in chosen]
-        jobs.append((name, None))  # the unmutated baseline
-        jobs.extend((name, mutation) for mutation in candidates)
-    workers = workers or os.cpu_count() or 1
-    payload = [(repo_contents[name], mutation, timeout) for name, mutation in jobs]
-    if workers > 1:
-        import multiprocessing
-
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            reports = list(pool.map(_validate, payload, chunksize=4))
-    else:
-        reports = [_validate(job) for job in payload]
-    # A run that timed out may only have met a busy machine: retry it once with 4x the time, so
-    # the task set does not depend on the load (true infinite loops still time out).
-    slow = 4 * timeout
-    reports = [
-        report if report is not None else _validate((files, mutation, slow))
-        for (files, mutation, _), report in zip(payload, reports, strict=True)
-    ]
-
-    tasks: list[SWETask] = []
-    baselines: dict[str, dict[str, Any]] = {}
-    for (name, mutation), report in zip(jobs, reports, strict=True):
-        if mutation is None:
-            if report is None:
-                raise RuntimeError(f"the test suite of bundled repository {name!r} did not "
-                                   f"finish in {slow:.0f} s")
-            if any(v[0] != "passed" for v in report["results"].values()):
-                raise RuntimeError(f"the bundled repository {name!r} fails its own tests")
-            baselines[name] = report
-            continue
-        if report is None or name not in baselines:
-            continue
-        all_tests = sorted(baselines[name]["results"])
-        passed = {t for t, (outcome, _) in report["results"].items() if outcome == "passed"}
-        failing = [t for t in all_tests if t not in passed]
-        if not failing or len(failing) > max_fail_fraction * len(all_tests):
-            continue
-        messages = {t: report["results"].get(t, ["", ""])[1] for t in failing}
-        instance_id = f"{name}__{mutation.mutation_id}"
-        n = sum(t.instance_id.startswith(instance_id) for t in tasks)
-        instance_id = f"{instance_id}:{n}"
-        tasks.append(SWETask(
-            instance_id=instance_id,
-            repo=name,
-            problem_statement=write_issue(name, failing, baselines[name]["docs"], messages),
-            patch=unified_diff(mutation.path, mutation.mutated, mutation.original),
-            FAIL_TO_PASS=failing,
-            PASS_TO_PASS=[t for t in all_tests if t in passed],
-            split=_split(instance_id),
-            files={mutation.path: mutation.mutated},
-            mutation=mutation.description,
-        ))
+    records = generate_records(sorted(repos or repo_names()), _settings(settings), workers)
+    tasks = [task for record in records.values() for task in tasks_from_record(record)]
     return sorted(tasks, key=lambda t: t.instance_id)
 
 
@@ -375,83 +378,75 @@ def load_tasks(
     *,
     repos: Sequence[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
     **settings: Any,
 ) -> list[SWETask]:
-    """The generated tasks (from the cache, generating them once if missing).
+    """The generated tasks, sorted by ``instance_id`` (see the module docstring for where they
+    come from).
 
     Args:
         split: ``train``, ``test`` or None for all.
         repos: bundled repository names (default: all).
         cache_dir: cache folder (default :func:`default_cache_dir`).
-        **settings: passed to :func:`generate_tasks` (part of the cache key).
+        workers: parallel suite workers if something must be generated.
+        **settings: overrides of :data:`DEFAULT_SETTINGS`.
     """
-    repos = sorted(repos or repo_names())
-    settings = {"candidates_per_repo": 80, "seed": 0, **settings}
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = cache / f"tasks-{_fingerprint(repos, settings)}.json"
-    if path.exists():
-        data = json.loads(path.read_text(encoding="utf-8"))
-        tasks = [SWETask.from_json(item) for item in data["tasks"]]
-    else:
-        tasks = generate_tasks(repos, **settings)
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"version": GENERATOR_VERSION, "repos": repos,
-                                   "tasks": [t.to_json() for t in tasks]}), encoding="utf-8")
-        os.replace(tmp, path)
-    return [t for t in tasks if split is None or t.split == split]
+    records = load_records(repos, cache_dir=cache_dir, workers=workers, **settings)
+    tasks = [task for record in records.values() for task in tasks_from_record(record)]
+    return sorted((t for t in tasks if split is None or t.split == split),
+                  key=lambda t: t.instance_id)
 
 
-# -- SWE-bench format -------------------------------------------------------------------------
-def _id_list(value: Any) -> list[str]:
-    if isinstance(value, str):
-        value = json.loads(value) if value.strip() else []
-    return [str(v) for v in value]
+def write_manifest(path: str | os.PathLike[str] | None = None, *,
+                   cache_dir: str | os.PathLike[str] | None = None,
+                   workers: int | None = None) -> Path:
+    """Write the default settings' records of every bundled repository (generating the
+    missing ones) to the shipped manifest; returns its path."""
+    records = load_records(None, cache_dir=cache_dir, workers=workers)
+    target = Path(path) if path is not None else manifest_path()
+    data = json.dumps({"version": GENERATOR_VERSION, "settings": DEFAULT_SETTINGS,
+                       "repos": records}, sort_keys=True, separators=(",", ":"))
+    with gzip.GzipFile(target, "wb", mtime=0) as handle:  # mtime 0: reproducible bytes
+        handle.write(data.encode("utf-8"))
+    return target
 
 
-def swebench_image(instance_id: str) -> str:
-    """SWE-bench's conventional evaluation image name of an instance."""
-    return f"sweb.eval.x86_64.{instance_id.lower().replace('__', '_1776_')}:latest"
+# -- compatibility ----------------------------------------------------------------------------
+def _validate(job: tuple[dict[str, str], Mutation | None, float]) -> dict[str, Any] | None:
+    """Run one repository's suite on the host: ``(files, mutation or None, CPU seconds)``."""
+    files, mutation, timeout = job
+    overrides = {mutation.path: mutation.mutated} if mutation is not None else {}
+    return run_jobs([SuiteJob(files, overrides, timeout)], workers=1)[0]
 
 
-def load_swebench_instances(
-    source: str | os.PathLike[str] | Iterable[dict[str, Any]],
-    *,
-    source_dir: str = "/testbed",
-    split: str = "test",
-) -> list[SWETask]:
-    """Tasks from SWE-bench-format instances (a JSON list, JSONL, or dicts).
-
-    ``FAIL_TO_PASS`` / ``PASS_TO_PASS`` may be lists or JSON-encoded strings (as in the
-    published datasets); ``image`` defaults to SWE-bench's evaluation image name. The image must
-    hold the repository at ``source_dir`` checked out at ``base_commit``, with python and pytest.
-    """
-    if isinstance(source, str | os.PathLike):
-        text = Path(source).read_text(encoding="utf-8").strip()
-        records = json.loads(text) if text.startswith("[") else [
-            json.loads(line) for line in text.splitlines() if line.strip()]
-    else:
-        records = list(source)
-    tasks = []
-    for record in records:
-        missing = {"instance_id", "repo", "base_commit", "patch", "FAIL_TO_PASS"} - set(record)
-        if missing:
-            raise ValueError(f"SWE-bench instance is missing {sorted(missing)}: "
-                             f"{str(record)[:200]}")
-        tasks.append(SWETask(
-            instance_id=str(record["instance_id"]),
-            repo=str(record["repo"]),
-            problem_statement=str(record.get("problem_statement", "")),
-            patch=str(record["patch"]),
-            FAIL_TO_PASS=_id_list(record["FAIL_TO_PASS"]),
-            PASS_TO_PASS=_id_list(record.get("PASS_TO_PASS", [])),
-            split=split,
-            image=str(record.get("image") or swebench_image(str(record["instance_id"]))),
-            source_dir=source_dir,
-            base_commit=str(record["base_commit"]),
-            test_patch=str(record.get("test_patch", "")),
-            kind="swebench",
-        ))
-    return tasks
+# -- command line -----------------------------------------------------------------------------
+def main(argv: Iterable[str] | None = None) -> int:
+    """``python -m agentgym.envs.swe.tasks [--regenerate] [--write-manifest] [--workers N]``:
+    print the task set's size per repository (and how long it took)."""
+    parser = argparse.ArgumentParser(prog="python -m agentgym.envs.swe.tasks")
+    parser.add_argument("--regenerate", action="store_true",
+                        help="validate every candidate now (ignore the cache and the manifest)")
+    parser.add_argument("--write-manifest", action="store_true",
+                        help=f"write {MANIFEST_NAME} into the package")
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    start = time.perf_counter()
+    records = load_records(workers=args.workers, regenerate=args.regenerate)
+    tasks = [task for record in records.values() for task in tasks_from_record(record)]
+    seconds = time.perf_counter() - start
+    counts: dict[str, int] = {}
+    for task in tasks:
+        counts[task.repo] = counts.get(task.repo, 0) + 1
+    for repo, count in sorted(counts.items()):
+        print(f"{repo:12s} {count:4d} tasks")
+    train = sum(t.split == "train" for t in tasks)
+    print(f"total        {len(tasks):4d} tasks over {len(counts)} repositories "
+          f"({train} train, {len(tasks) - train} test) in {seconds:.1f} s"
+          + (" (regenerated)" if args.regenerate else ""))
+    if args.write_manifest:
+        print(f"wrote {write_manifest(workers=args.workers)}")
+    return 0
 
 
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,12 +8,18 @@ Tools: ``bash``, ``view_file``, ``edit_file`` (exact string replacement), ``appl
 from __future__ import annotations
 
 import json
+import math
 import posixpath
 from dataclasses import dataclass
 from typing import Any
 
 #: Longest action accepted (characters); longer ones are invalid, not executed.
 MAX_ACTION_CHARS = 64_000
+#: Deepest JSON nesting accepted (a tool call needs 2 levels; deeper input is rejected before
+#: parsing, so no input can exhaust the recursion limit).
+MAX_JSON_DEPTH = 32
+#: Largest number accepted for a numeric argument (seconds or line numbers).
+MAX_NUMBER = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -28,12 +34,13 @@ class Param:
 TOOLS: dict[str, tuple[str, dict[str, Param]]] = {
     "bash": ("Run a bash command in the repository (no network).", {
         "command": Param((str,), True, "the command line"),
-        "timeout": Param((int, float), False, "seconds (default and maximum: the env's limit)"),
+        "timeout": Param((int, float), False,
+                         "seconds > 0 (default and maximum: the env's limit)"),
     }),
     "view_file": ("Show a file with line numbers.", {
         "path": Param((str,), True, "file path, relative to the repository root"),
         "start_line": Param((int,), False, "first line (1-based)"),
-        "end_line": Param((int,), False, "last line (inclusive)"),
+        "end_line": Param((int,), False, "last line (inclusive, >= 1)"),
     }),
     "edit_file": ("Replace the one exact occurrence of old_str in a file by new_str.", {
         "path": Param((str,), True, "file path, relative to the repository root"),
@@ -63,14 +70,79 @@ def tool_help() -> str:
     return "\n".join(lines)
 
 
+def json_depth(text: str) -> int:
+    """The deepest ``[``/``{`` nesting of ``text`` outside JSON strings (linear time)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _loads(text: str, what: str) -> Any:
+    """``json.loads`` that only ever raises :class:`ToolCallError`."""
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise ToolCallError(f"{what} is nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ToolCallError(f"{what} is not valid JSON ({exc.msg} at position {exc.pos})"
+                            ) from None
+    except (ValueError, RecursionError) as exc:  # e.g. an integer of more than 4300 digits
+        raise ToolCallError(f"{what} is not valid JSON ({type(exc).__name__})") from None
+
+
+def _check_value(name: str, param: str, spec: Param, value: Any) -> None:
+    """Raise :class:`ToolCallError` unless ``value`` is a usable ``param`` of tool ``name``."""
+    if isinstance(value, bool) or not isinstance(value, spec.types):
+        expected = " or ".join(t.__name__ for t in spec.types)
+        raise ToolCallError(f"{name}: argument {param!r} must be {expected}")
+    if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ToolCallError(f"{name}: argument {param!r} must be a finite number")
+        if not -MAX_NUMBER <= value <= MAX_NUMBER:
+            raise ToolCallError(f"{name}: argument {param!r} is out of range "
+                                f"(at most {MAX_NUMBER:,})")
+        if param == "timeout" and value <= 0:
+            raise ToolCallError(f"{name}: argument 'timeout' must be > 0 seconds")
+        if param in ("start_line", "end_line") and value < 1:
+            raise ToolCallError(f"{name}: argument {param!r} must be >= 1")
+        return
+    for item in value if isinstance(value, list) else [value]:
+        if not isinstance(item, str):
+            raise ToolCallError(f"{name}: {param!r} must be a list of strings")
+        if "\x00" in item:
+            raise ToolCallError(f"{name}: argument {param!r} contains NUL bytes")
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ToolCallError(f"{name}: argument {param!r} is not valid Unicode "
+                                "(lone surrogate)") from None
+
+
 def parse_tool_call(action: str) -> tuple[str, dict[str, Any]]:
     """Parse and validate one tool call.
 
     Accepts ``{"name": str, "arguments": object}``; ``arguments`` may also be a JSON-encoded
-    string (OpenAI style) or omitted for tools without required arguments.
+    string (OpenAI style) or omitted for tools without required arguments. Every argument is
+    checked: types, finite numbers in range, strings that encode as UTF-8 without NUL bytes.
 
     Raises:
-        ToolCallError: malformed JSON, unknown tool, missing/unexpected/mistyped arguments.
+        ToolCallError: for every malformed input (and only this exception): not JSON, nested
+            too deep, unknown tool, missing/unexpected/mistyped/out-of-range arguments.
     """
     if not isinstance(action, str) or not action.strip():
         raise ToolCallError("empty action: send a JSON tool call")
@@ -78,32 +150,27 @@ def parse_tool_call(action: str) -> tuple[str, dict[str, Any]]:
         raise ToolCallError(f"action too long ({len(action)} > {MAX_ACTION_CHARS} characters)")
     if "\x00" in action:
         raise ToolCallError("the action contains NUL bytes")
-    try:
-        call = json.loads(action)
-    except json.JSONDecodeError as exc:
-        raise ToolCallError(f"not valid JSON ({exc.msg} at position {exc.pos})") from None
+    call = _loads(action, "the action")
     if not isinstance(call, dict):
         raise ToolCallError("a tool call must be a JSON object with 'name' and 'arguments'")
     name = call.get("name")
     if not isinstance(name, str):
         raise ToolCallError("the tool call needs a string 'name'")
     if name not in TOOLS:
-        raise ToolCallError(f"unknown tool {name!r}; tools: {', '.join(TOOLS)}")
+        raise ToolCallError(f"unknown tool {name[:60]!r}; tools: {', '.join(TOOLS)}")
     extra_keys = set(call) - {"name", "arguments"}
     if extra_keys:
-        raise ToolCallError(f"unexpected key(s) {sorted(extra_keys)} in the tool call")
+        shown = sorted(k[:40] for k in extra_keys)[:5]
+        raise ToolCallError(f"unexpected key(s) {shown} in the tool call")
     arguments = call.get("arguments", {})
     if isinstance(arguments, str):
-        try:
-            arguments = json.loads(arguments) if arguments.strip() else {}
-        except json.JSONDecodeError:
-            raise ToolCallError("'arguments' is a string that is not a JSON object") from None
+        arguments = _loads(arguments, "'arguments'") if arguments.strip() else {}
     if arguments is None:
         arguments = {}
     if not isinstance(arguments, dict):
         raise ToolCallError("'arguments' must be a JSON object")
     params = TOOLS[name][1]
-    unexpected = sorted(set(arguments) - set(params))
+    unexpected = sorted(k[:40] for k in set(arguments) - set(params))[:5]
     if unexpected:
         raise ToolCallError(f"{name}: unexpected argument(s) {unexpected}; "
                             f"expected {sorted(params) or 'none'}")
@@ -112,15 +179,7 @@ def parse_tool_call(action: str) -> tuple[str, dict[str, Any]]:
             if spec.required:
                 raise ToolCallError(f"{name}: missing required argument {param!r}")
             continue
-        value = arguments[param]
-        if isinstance(value, bool) or not isinstance(value, spec.types):
-            expected = " or ".join(t.__name__ for t in spec.types)
-            raise ToolCallError(f"{name}: argument {param!r} must be {expected}")
-        if isinstance(value, str) and "\x00" in value:
-            raise ToolCallError(f"{name}: argument {param!r} contains NUL bytes")
-    if name == "run_tests" and isinstance(arguments.get("tests"), list) and not all(
-            isinstance(t, str) for t in arguments["tests"]):
-        raise ToolCallError("run_tests: 'tests' must be a list of strings")
+        _check_value(name, param, spec, arguments[param])
     return name, dict(arguments)
 
 

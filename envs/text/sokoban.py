@@ -34,6 +34,11 @@ answers with a message and the unchanged board, has ``action_valid=False`` and c
 penalty like any other turn, so spamming junk is never free.
 
 ``state_key`` is the grid text (player and box positions, no history).
+
+``info["distance_to_goal"]`` (reset and every step): the optimal number of moves from the current
+state to the solution, from an exhaustive reverse breadth-first search over the level's states
+(:func:`goal_distance_table`, computed once per level and cached); ``inf`` from a state that
+cannot be solved (a box in a corner), 0 once solved. Solver credit (``algo=cast``) reads it.
 """
 
 from __future__ import annotations
@@ -45,7 +50,8 @@ from typing import Any
 
 from gymnasium.error import ResetNeeded
 
-from agentgym.core.env import TextEnv
+from agentgym.core.env import TextEnv, echo_action
+from agentgym.core.wrappers import RESET_NEEDED_MESSAGE
 from agentgym.envs.text.sokoban_levels import (
     ACTIONS,
     BOX,
@@ -64,24 +70,32 @@ from agentgym.envs.text.sokoban_levels import (
     reverse_distances,
     solve,
 )
+from agentgym.envs.text.words import lookup_action
 
 STEP_PENALTY = -0.1
 BOX_ON_REWARD = 1.0
 BOX_OFF_REWARD = -1.0
 SOLVED_REWARD = 10.0
-
-#: Longest action text echoed back in an invalid-action message.
-_ECHO_CHARS = 40
-#: Inputs longer than this are never a valid action (avoids lower-casing 100 kB strings).
-_MAX_ACTION_CHARS = 64
+#: States the goal-distance table may hold before missing states are solved one by one (A*).
+GOAL_TABLE_MAX_STATES = 200_000
 
 
-def _echo(action: Any) -> str:
-    """A short, printable rendering of an arbitrary action for error messages."""
-    text = action if isinstance(action, str) else repr(action)
-    shown = text[:_ECHO_CHARS]
-    suffix = f"... ({len(text)} characters)" if len(text) > _ECHO_CHARS else ""
-    return f"{shown!r}{suffix}"
+@functools.lru_cache(maxsize=256)
+def goal_distance_table(
+    walls: tuple[bool, ...], width: int, goals: tuple[int, ...],
+    max_states: int = GOAL_TABLE_MAX_STATES,
+) -> tuple[dict[State, int], bool]:
+    """Optimal moves to the solution from every solvable state of a level, and whether the table
+    is complete (then a state missing from it cannot be solved).
+
+    A reverse breadth-first search from the solved states without a depth limit
+    (:func:`~agentgym.envs.text.sokoban_levels.reverse_distances`); a 6x6 room with one box has
+    a few hundred states. Cached per level (walls, width, goals).
+    """
+    table = reverse_distances(walls, width, goals, max_depth=len(walls) ** 2 + 1,
+                              max_states=max_states)
+    return table, len(table) < max_states
+
 
 
 @functools.lru_cache(maxsize=64)
@@ -157,6 +171,7 @@ class SokobanEnv(TextEnv):
         self._distances: dict[State, int] = {}
         self._plan: dict[State, int] = {}
         self._pushes: list[float] = []
+        self._solved_distance: dict[State, float | None] = {}
         self._grid = ""
         self._done = False
 
@@ -214,6 +229,7 @@ class SokobanEnv(TextEnv):
             task_id=f"sokoban-{level.level_id}",
             instruction=instruction,
             state_key=self._grid,
+            distance_to_goal=self.distance_to_goal(),
             **extra,
         )
         return self._grid, info
@@ -224,6 +240,7 @@ class SokobanEnv(TextEnv):
         self._distances = distances
         self._plan = {}
         self._pushes = []
+        self._solved_distance = {}
         w = level.width
         self._offsets = (-w, w, -1, 1)
         self._walls = list(level.walls)
@@ -245,20 +262,21 @@ class SokobanEnv(TextEnv):
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         """Apply one action word; see the module docstring for rewards and invalid actions."""
         if self._level is None:
-            raise ResetNeeded("call reset() before step()")
+            raise ResetNeeded(RESET_NEEDED_MESSAGE)
         index = _ACTION_INDEX.get(action) if type(action) is str else None
         if index is None:
-            index = _parse_action(action)
+            index = lookup_action(action, _ACTION_INDEX)
         if self._done:
             return self._over_answer(action)
         if index is None:
             parts = {"step": STEP_PENALTY, "box_on": 0.0, "box_off": 0.0, "solved": 0.0}
             obs = (
-                f"Invalid action {_echo(action)}. Valid actions: up, down, left, right. "
+                f"Invalid action {echo_action(action)}. Valid actions: up, down, left, right. "
                 f"Nothing moved.\n\n{self._grid}"
             )
             info = self.step_info(
-                state_key=self._grid, action_valid=False, reward_parts=parts, moved=False
+                state_key=self._grid, action_valid=False, reward_parts=parts, moved=False,
+                distance_to_goal=self.distance_to_goal(),
             )
             return obs, self.reward_from_parts(parts), False, False, info
 
@@ -305,6 +323,7 @@ class SokobanEnv(TextEnv):
             reward_parts=parts,
             success=solved,
             moved=moved,
+            distance_to_goal=self.distance_to_goal(),
         )
         return self._grid, self.reward_from_parts(parts), solved, False, info
 
@@ -313,7 +332,8 @@ class SokobanEnv(TextEnv):
         parts = {"step": 0.0, "box_on": 0.0, "box_off": 0.0, "solved": 0.0}
         obs = f"The puzzle is already solved; call reset() for a new one.\n\n{self._grid}"
         info = self.step_info(
-            state_key=self._grid, action_valid=False, reward_parts=parts, success=True
+            state_key=self._grid, action_valid=False, reward_parts=parts, success=True,
+            distance_to_goal=0,
         )
         return obs, 0.0, True, False, info
 
@@ -326,6 +346,37 @@ class SokobanEnv(TextEnv):
     def state(self) -> State:
         """The current ``(player cell, sorted box cells)``."""
         return (self._player, tuple(i for i, b in enumerate(self._box) if b))
+
+    def distance_to_goal(self) -> float | None:
+        """Optimal moves from the current state to the solution (``inf``: unsolvable).
+
+        Looked up in the level's :func:`goal_distance_table`; when that table was capped (a
+        large level) a missing state is solved by A* once and remembered, and a state the
+        solver gives up on is unknown (None).
+        """
+        if self._level is None:
+            raise ResetNeeded("call reset() before distance_to_goal()")
+        if self._done:
+            return 0
+        level = self._level
+        table, complete = goal_distance_table(level.walls, level.width, level.goals,
+                                              GOAL_TABLE_MAX_STATES)
+        state = self.state
+        moves = table.get(state)
+        if moves is not None:
+            return moves
+        if complete:
+            return float("inf")
+        if state not in self._solved_distance:
+            if not self._pushes:
+                self._pushes = push_distances(level.walls, level.width, level.goals)
+            if sum(self._pushes[b] for b in state[1]) == float("inf"):
+                self._solved_distance[state] = float("inf")  # a box on a dead square
+            else:
+                path = solve(level.walls, level.width, level.goals, state,
+                             self.solver_max_nodes, self._pushes)
+                self._solved_distance[state] = None if path is None else len(path)
+        return self._solved_distance[state]
 
     def expert_action(self) -> str:
         """A first move of an optimal solution from the current state.
@@ -375,17 +426,12 @@ class SokobanEnv(TextEnv):
 _ACTION_INDEX: dict[str, int] = {word: i for i, word in enumerate(ACTIONS)}
 
 
-def _parse_action(action: Any) -> int | None:
-    """Index of a direction word, tolerant of case and surrounding whitespace; else None."""
-    if not isinstance(action, str) or len(action) > _MAX_ACTION_CHARS:
-        return None
-    return _ACTION_INDEX.get(action.strip().lower())
-
-
 __all__ = [
     "BOX_OFF_REWARD",
     "BOX_ON_REWARD",
+    "GOAL_TABLE_MAX_STATES",
     "SOLVED_REWARD",
     "STEP_PENALTY",
     "SokobanEnv",
+    "goal_distance_table",
 ]

@@ -10,10 +10,19 @@ unlock, put), ``treasure_hunter`` and ``coin_collector``. See
 :mod:`agentgym.envs.text.textworld_games` for generation and the on-disk cache.
 
 Tasks and seeds: task ``i`` is the game generated with TextWorld seed ``i`` (modulo
-``num_tasks`` when that is set). ``reset(seed=s)`` plays task ``s``; ``reset()`` without a seed
-plays the *next* task (the previous task's index + 1; task 0 on the first reset), so an unseeded
-run walks the tasks in order, deterministically. ``reset(options={"task": i})`` picks task ``i``
-whatever the seed.
+``num_tasks`` when that is set; with ``pool_size`` every block of 1,000,000 seeds plays its own
+pool of ``pool_size`` games, see :func:`pooled_task`). ``reset(seed=s)`` plays task ``s``;
+``reset()`` without a seed plays the *next* task (the previous task's index + 1; task 0 on the
+first reset), so an unseeded run walks the tasks in order, deterministically.
+``reset(options={"task": i})`` picks task ``i`` whatever the seed.
+
+**Easy split** (``split="easy"``): the cooking games' first tasks — one room (the kitchen), a
+recipe of one ingredient (even task indices) or two (odd ones) lying in the kitchen, nothing to
+open, cook or cut, so a game is won in 3–5 commands: ``examine cookbook``, ``take <ingredient>
+from <place>`` for each ingredient, ``prepare meal``, ``eat meal``. The objective does not name
+the ingredients (the cookbook does), so the expert reads the cookbook first, as a player who
+cannot see the game's internals must. It plays pools of 32 games by default (``pool_size``), so
+a training run generates about a hundred games once instead of one per seed.
 
 Actions are free text matched (case and whitespace normalised) against TextWorld's admissible
 commands; anything else is refused with ``action_valid=False``, a message listing some valid
@@ -37,13 +46,15 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from gymnasium.error import ResetNeeded
 
-from agentgym.core.env import TextEnv
+from agentgym.core.env import TextEnv, echo_action
 from agentgym.core.trajectory import normalize_action
+from agentgym.core.wrappers import RESET_NEEDED_MESSAGE
 from agentgym.envs.text.textworld_games import (
     GameConfig,
     default_cache_dir,
@@ -51,6 +62,14 @@ from agentgym.envs.text.textworld_games import (
     ensure_games,
 )
 from agentgym.envs.text.textworld_text import clean_feedback, state_key
+
+#: Seeds per block of :func:`pooled_task` (the trainer's training, held-out and demonstration
+#: seeds start at 0, 1,000,000 and 2,000,000).
+SEED_BLOCK = 1_000_000
+#: Splits: ``None`` (the settings given) and ``easy`` (see the module doc).
+SPLITS = (None, "easy")
+#: Games per seed block of the easy split unless ``pool_size`` says otherwise.
+EASY_POOL_SIZE = 32
 
 #: Commands that never change the game; listed after the others in the invalid-action message.
 _PASSIVE_PREFIXES = ("examine ", "look", "inventory")
@@ -87,6 +106,20 @@ def select_task(
     return index % num_tasks if num_tasks else index
 
 
+def pooled_task(index: int, pool_size: int) -> int:
+    """The game a task index plays when each block of :data:`SEED_BLOCK` seeds has a pool of
+    ``pool_size`` games: ``block · SEED_BLOCK + (index mod SEED_BLOCK) mod pool_size``.
+
+    Seeds of different blocks never share a game, so the trainer's training, held-out and
+    demonstration seeds play disjoint pools.
+
+    >>> pooled_task(5, 4), pooled_task(1_000_005, 4), pooled_task(2_000_003, 4)
+    (1, 1000001, 2000003)
+    """
+    block, offset = divmod(int(index), SEED_BLOCK)
+    return block * SEED_BLOCK + offset % int(pool_size)
+
+
 def _request_infos() -> Any:
     import textworld
 
@@ -118,7 +151,12 @@ class TextWorldEnv(TextEnv):
         need_cook: cooking: some ingredients must be cooked.
         need_cut: cooking: some ingredients must be cut.
         level: treasure_hunter / coin_collector difficulty.
+        split: ``None`` (the settings above) or ``"easy"`` (the cooking games' first tasks;
+            replaces the cooking settings, see the module doc).
         num_tasks: when set, task indices wrap around a pool of this many games.
+        pool_size: when set, each block of 1,000,000 seeds plays a pool of this many games
+            (:func:`pooled_task`; generated together on first use); the easy split's default
+            is 32.
         cache_dir: where generated games are kept; default ``$AGENTGYM_CACHE_DIR/textworld``
             or ``~/.cache/agentgym/textworld``.
         generation_timeout: seconds allowed to generate one game.
@@ -127,7 +165,8 @@ class TextWorldEnv(TextEnv):
         render_mode: ``None`` or ``"ansi"`` (the current observation text).
 
     Info keys beyond the contract: ``admissible_actions`` (sorted list), ``score``,
-    ``max_score``, ``won``, ``lost``; at reset also ``game_file``. The walkthrough is kept out
+    ``max_score``, ``won``, ``lost``, ``distance_to_goal`` (:meth:`distance_to_goal`); at reset
+    also ``game_file``. The walkthrough is kept out
     of the infos (a prompt built from them would leak the solution); it is in the game's
     ``meta.json``, and :meth:`expert_action` gives the oracle's next command.
     """
@@ -145,7 +184,9 @@ class TextWorldEnv(TextEnv):
         need_cook: bool = False,
         need_cut: bool = False,
         level: int = 1,
+        split: str | None = None,
         num_tasks: int | None = None,
+        pool_size: int | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         generation_timeout: float = 300.0,
         max_listed_actions: int = 10,
@@ -153,6 +194,13 @@ class TextWorldEnv(TextEnv):
         render_mode: str | None = None,
     ) -> None:
         super().__init__(reward_weights=reward_weights, render_mode=render_mode)
+        if split not in SPLITS:
+            raise ValueError(f"unknown TextWorld split {split!r}; choose None or 'easy'")
+        self.split = split
+        if split == "easy":
+            challenge, rooms, recipe, take = "cooking", 1, 1, 1
+            need_open = need_cook = need_cut = False
+            pool_size = EASY_POOL_SIZE if pool_size is None else pool_size
         if rooms is None:
             rooms = 3 if challenge == "custom" else 6
         self.config = GameConfig(
@@ -169,7 +217,12 @@ class TextWorldEnv(TextEnv):
         )
         if num_tasks is not None and num_tasks < 1:
             raise ValueError(f"num_tasks must be >= 1 or None, got {num_tasks}")
+        if pool_size is not None and not 1 <= pool_size <= SEED_BLOCK:
+            raise ValueError(f"pool_size must be in [1, {SEED_BLOCK}] or None, got {pool_size}")
+        if pool_size is not None and num_tasks is not None:
+            raise ValueError("set num_tasks or pool_size, not both")
         self.num_tasks = num_tasks
+        self.pool_size = pool_size
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
         self.generation_timeout = float(generation_timeout)
         self.max_listed_actions = int(max_listed_actions)
@@ -185,11 +238,34 @@ class TextWorldEnv(TextEnv):
         self._done = False
         self._walkthrough: list[str] = []
         self._walk_pos = 0
+        self._read_cookbook = False
 
     # -- tasks ------------------------------------------------------------------------------
+    def config_for(self, index: int) -> GameConfig:
+        """The settings of task ``index`` (the easy split: two ingredients on odd indices)."""
+        if self.split == "easy" and index % 2:
+            return replace(self.config, recipe=2, take=2)
+        return self.config
+
     def task_id(self, index: int) -> str:
         """Stable id of task ``index``: ``tw-<challenge>-s<index>-<settings digest>``."""
-        return self.config.task_name(index)
+        return self.config_for(index).task_name(index)
+
+    def _task_of(self, seed: int | None, options: Mapping[str, Any] | None) -> int:
+        index = select_task(self._task_index, seed, options, self.num_tasks)
+        if self.pool_size is not None and not (options and options.get("task") is not None):
+            index = pooled_task(index, self.pool_size)
+        return index
+
+    def _ensure(self, index: int) -> Path:
+        """The game of task ``index``; with a pool, the whole pool of its block is generated
+        in one batch the first time one of its games is needed."""
+        config = self.config_for(index)
+        path = self.cache_dir / config.task_name(index) / "game.z8"
+        if self.pool_size is not None and not path.exists():
+            first = index - index % SEED_BLOCK
+            self.prepare(range(first, first + self.pool_size))
+        return ensure_game(config, index, self.cache_dir, timeout=self.generation_timeout)
 
     def prepare(self, tasks: Iterable[int], *, workers: int = 1) -> list[str]:
         """Generate (or find in the cache) the games of ``tasks`` ahead of time.
@@ -203,11 +279,17 @@ class TextWorldEnv(TextEnv):
         Returns:
             The ``game.z8`` paths.
         """
-        indices = [select_task(None, int(t), None, self.num_tasks) for t in tasks]
-        paths = ensure_games(
-            self.config, indices, self.cache_dir, timeout=self.generation_timeout, workers=workers
-        )
-        return [str(p) for p in paths]
+        indices = [self._task_of(int(t), None) for t in tasks]
+        by_config: dict[GameConfig, list[int]] = {}
+        for index in indices:
+            by_config.setdefault(self.config_for(index), []).append(index)
+        found: dict[int, Path] = {}
+        for config, group in by_config.items():
+            paths = ensure_games(
+                config, group, self.cache_dir, timeout=self.generation_timeout, workers=workers
+            )
+            found.update(zip(group, paths, strict=True))
+        return [str(found[i]) for i in indices]
 
     def _load(self, game_file: Path) -> None:
         if self._tw_env is not None and self._game_file == game_file:
@@ -225,13 +307,14 @@ class TextWorldEnv(TextEnv):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[str, dict[str, Any]]:
         super().reset(seed=seed)
-        index = select_task(self._task_index, seed, options, self.num_tasks)
-        game_file = ensure_game(self.config, index, self.cache_dir, timeout=self.generation_timeout)
+        index = self._task_of(seed, options)
+        game_file = self._ensure(index)
         self._load(game_file)
         self._task_index = index
         state = self._tw_env.reset()
         self._walkthrough = list(state.get("extra.walkthrough") or [])
         self._walk_pos = 0
+        self._read_cookbook = False
         self._score = int(state.get("score") or 0)
         self._done = False
         self._update(state)
@@ -244,11 +327,12 @@ class TextWorldEnv(TextEnv):
             score=self._score,
             max_score=int(state["max_score"]),
             game_file=str(game_file),
+            distance_to_goal=self.distance_to_goal(),
         )
 
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
         if self._game_state is None:
-            raise ResetNeeded("call reset() before step()")
+            raise ResetNeeded(RESET_NEEDED_MESSAGE)
         if self._done:
             return self._refuse("The game is over; call reset() to play again.")
         command = self._match(action)
@@ -256,6 +340,7 @@ class TextWorldEnv(TextEnv):
             return self._refuse(self._invalid_message(action))
 
         state, _, _ = self._tw_env.step(command)
+        self._read_cookbook |= normalize_action(command) == "examine cookbook"
         if self._walk_pos < len(self._walkthrough) and (
             normalize_action(self._walkthrough[self._walk_pos]) == normalize_action(command)
         ):
@@ -285,13 +370,36 @@ class TextWorldEnv(TextEnv):
             return []
         return sorted(set(self._commands.values()))
 
+    def distance_to_goal(self) -> float | None:
+        """Commands left to win: the length of TextWorld's winning policy re-planned from the
+        current state (the walkthrough that remains), 0 once won, ``inf`` once lost, None when
+        TextWorld gives no plan.
+
+        It is read from the game state TextWorld already tracks (``policy_commands``), so it
+        costs nothing per step; only its length is reported, never the commands (a prompt built
+        from the infos cannot leak the solution).
+        """
+        state = self._game_state
+        if state is None:
+            raise ResetNeeded("call reset() before distance_to_goal()")
+        if state.get("won"):
+            return 0
+        if state.get("lost"):
+            return float("inf")
+        policy = state.get("policy_commands")
+        return len(policy) if policy else None
+
     def expert_action(self) -> str:
         """Next command of TextWorld's winning policy, re-planned from the current state.
 
-        Falls back to the walkthrough (while the agent has followed it), then to ``look``.
+        Falls back to the walkthrough (while the agent has followed it), then to ``look``. In the
+        easy split it reads the cookbook first (the objective does not name the ingredients).
         """
         if self._game_state is None or self._done:
             return "look"
+        cookbook = "examine cookbook"
+        if self.split == "easy" and not self._read_cookbook and cookbook in self._commands:
+            return self._commands[cookbook]
         policy = list(self._game_state.get("policy_commands") or [])
         if policy:
             return str(policy[0])
@@ -319,14 +427,12 @@ class TextWorldEnv(TextEnv):
         return self._commands.get(normalize_action(action).rstrip(".!"))
 
     def _invalid_message(self, action: Any) -> str:
-        text = action if isinstance(action, str) else repr(action)
-        echo = text[:_ECHO_CHARS] + ("..." if len(text) > _ECHO_CHARS else "")
         valid = self.admissible_actions()
         ordered = sorted(valid, key=lambda c: (c.startswith(_PASSIVE_PREFIXES), c))
         listed = ", ".join(ordered[: self.max_listed_actions])
         more = f" ({len(valid)} in all)" if len(valid) > self.max_listed_actions else ""
         return (
-            f"{echo!r} is not a valid command here; nothing happened. "
+            f"{echo_action(action, _ECHO_CHARS)} is not a valid command here; nothing happened. "
             f"Valid commands include: {listed}{more}."
         )
 
@@ -348,6 +454,7 @@ class TextWorldEnv(TextEnv):
             max_score=int(state["max_score"]),
             won=bool(state.get("won")),
             lost=bool(state.get("lost")),
+            distance_to_goal=self.distance_to_goal(),
         )
 
     def _close_game(self) -> None:

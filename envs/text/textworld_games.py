@@ -39,6 +39,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from agentgym.core.paths import cache_dir
+
 #: Challenges :class:`GameConfig` knows, mapped to TextWorld's challenge names (``None``: custom).
 CHALLENGES: dict[str, str | None] = {
     "cooking": "tw-cooking",
@@ -59,9 +61,7 @@ MAX_ATTEMPTS = 5
 def default_cache_dir() -> Path:
     """``$AGENTGYM_CACHE_DIR/textworld`` if that variable is set, else
     ``~/.cache/agentgym/textworld``."""
-    root = os.environ.get("AGENTGYM_CACHE_DIR")
-    base = Path(root).expanduser() if root else Path.home() / ".cache" / "agentgym"
-    return base / "textworld"
+    return cache_dir("textworld")
 
 
 @dataclass(frozen=True)

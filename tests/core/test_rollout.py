@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -30,29 +29,37 @@ class CounterEnv(agentgym.TextEnv):
 
     Args:
         log: shared list receiving ``("make"|"close", serial number)`` events.
-        sleeps: seconds each step sleeps, by seed.
+        barrier: a :class:`threading.Barrier` every step waits at (passes only when as many
+            steps as it has parties run at once).
+        gates: ``{seed: (event, timeout)}``: the first step of that seed waits until ``event``
+            is set (at most ``timeout`` seconds).
         crash_at: ``{seed: k}`` raises ``RuntimeError`` in the k-th step (0-based) of that seed.
         reset_crash: seeds whose ``reset`` raises.
         goals: goal by seed.
-        step_log: shared list receiving ``(seed, turn, time.monotonic())`` after each step.
+        step_log: shared list receiving ``(seed, turn)`` after each step, in completion order;
+            ``on_step(seed, turn)`` is called right after.
     """
 
     def __init__(
         self,
         log: list | None = None,
-        sleeps: dict[int, float] | None = None,
+        barrier: threading.Barrier | None = None,
+        gates: dict[int, tuple[threading.Event, float]] | None = None,
         crash_at: dict[int, int] | None = None,
         reset_crash: Sequence[int] = (),
         goals: dict[int, int] | None = None,
         step_log: list | None = None,
+        on_step: Any = None,
     ) -> None:
         super().__init__()
         self.log = log if log is not None else []
-        self.sleeps = sleeps or {}
+        self.barrier = barrier
+        self.gates = gates or {}
         self.crash_at = crash_at or {}
         self.reset_crash = set(reset_crash)
         self.goals = goals or {}
         self.step_log = step_log
+        self.on_step = on_step
         self.serial = next(_serial)
         self.log.append(("make", self.serial))
         self.seed_, self.pos, self.goal, self.t = 0, 0, 3, 0
@@ -82,7 +89,11 @@ class CounterEnv(agentgym.TextEnv):
     def step(self, action: str):
         if self.crash_at.get(self.seed_) == self.t:
             raise RuntimeError(f"boom at step {self.t}")
-        time.sleep(self.sleeps.get(self.seed_, 0.0))
+        if self.barrier is not None:
+            self.barrier.wait()
+        if self.t == 0 and self.seed_ in self.gates:
+            event, timeout = self.gates[self.seed_]
+            event.wait(timeout)
         valid = action in ("inc", "dec", "stay")
         if valid:
             self.pos += {"inc": 1, "dec": -1, "stay": 0}[action]
@@ -96,7 +107,9 @@ class CounterEnv(agentgym.TextEnv):
         if success:
             info["score"] = 1.0
         if self.step_log is not None:
-            self.step_log.append((self.seed_, self.t, time.monotonic()))
+            self.step_log.append((self.seed_, self.t))
+        if self.on_step is not None:
+            self.on_step(self.seed_, self.t)
         return self._obs(), self.reward_from_parts(parts), success, False, info
 
     def close(self) -> None:
@@ -209,37 +222,56 @@ def test_no_turn_limit_anywhere_is_an_error(env_log: list) -> None:
 
 # --- concurrency --------------------------------------------------------------------------------
 def test_env_steps_run_concurrently(env_log: list) -> None:
-    sleeps = dict.fromkeys(range(8), 0.1)
+    # Every step waits at a barrier that only 8 steps running at once can pass: run one at a
+    # time, the barrier times out and every episode ends with an error.
+    barrier = threading.Barrier(8, timeout=30)
     goals = dict.fromkeys(range(8), 3)
-    start = time.perf_counter()
     episodes = collect(ENV_ID, ExpertPolicy(), tasks=range(8), num_workers=8,
-                       env_kwargs={"log": env_log, "sleeps": sleeps, "goals": goals})
-    elapsed = time.perf_counter() - start
+                       env_kwargs={"log": env_log, "barrier": barrier, "goals": goals})
     assert all(e.success and len(e.turns) == 3 for e in episodes)
-    assert elapsed < 0.4 * (8 * 3 * 0.1), f"8 episodes x 3 turns x 0.1 s took {elapsed:.2f} s"
+    assert not barrier.broken
 
 
-def _finish_times(env_log: list, straggler_timeout: float | None) -> tuple[list[float], float]:
-    step_log: list = []
-    goals = {0: 2, **dict.fromkeys(range(1, 6), 8)}
-    collect(ENV_ID, ExpertPolicy(), tasks=range(6), num_workers=6,
-            straggler_timeout=straggler_timeout,
-            env_kwargs={"log": env_log, "sleeps": {0: 0.4}, "goals": goals,
-                        "step_log": step_log})
-    slow_first_step = min(t for seed, _, t in step_log if seed == 0)
-    fast_done = [max(t for s, _, t in step_log if s == seed) for seed in range(1, 6)]
-    return fast_done, slow_first_step
+_FAST = range(1, 6)
 
 
 def test_slow_env_does_not_stall_the_others(env_log: list) -> None:
-    fast_done, slow_first_step = _finish_times(env_log, straggler_timeout=0.02)
-    assert max(fast_done) < slow_first_step, "fast episodes waited for the slow environment"
+    # Seed 0's first step is held until the five fast episodes (8 turns each) have finished:
+    # a rollout that waited for it would hold them too, and the gate would time out instead.
+    finished: set[int] = set()
+    all_fast_done = threading.Event()
+
+    def on_episode(episode: Any) -> None:
+        finished.add(episode.seed)
+        if finished >= set(_FAST):
+            all_fast_done.set()
+
+    step_log: list = []
+    collect(ENV_ID, ExpertPolicy(), tasks=range(6), num_workers=6, straggler_timeout=0.02,
+            on_episode=on_episode,
+            env_kwargs={"log": env_log, "goals": {0: 2, **dict.fromkeys(_FAST, 8)},
+                        "gates": {0: (all_fast_done, 30.0)}, "step_log": step_log})
+    slow_first = step_log.index((0, 1))
+    assert all(step_log.index((seed, 8)) < slow_first for seed in _FAST)
 
 
 def test_lock_step_waves_wait_for_the_slow_env(env_log: list) -> None:
     # The contrast to the test above: with straggler_timeout=None every wave waits for all.
-    fast_done, slow_first_step = _finish_times(env_log, straggler_timeout=None)
-    assert min(fast_done) > slow_first_step
+    # Seed 0's first step is held until a fast env takes its second step, which lock-step waves
+    # never allow: the gate times out (0.5 s) and the log shows every fast env waited.
+    second_step = threading.Event()
+
+    def on_step(seed: int, turn: int) -> None:
+        if seed != 0 and turn == 2:
+            second_step.set()
+
+    step_log: list = []
+    collect(ENV_ID, ExpertPolicy(), tasks=range(6), num_workers=6, straggler_timeout=None,
+            env_kwargs={"log": env_log, "goals": {0: 2, **dict.fromkeys(_FAST, 8)},
+                        "gates": {0: (second_step, 0.5)}, "step_log": step_log,
+                        "on_step": on_step})
+    slow_first = step_log.index((0, 1))
+    assert all(step_log.index((seed, 2)) > slow_first for seed in _FAST)
 
 
 def test_inline_and_threaded_give_the_same_episodes(env_log: list) -> None:

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
+import re
 
 import pytest
-from hypothesis import given
+from gymnasium.error import ResetNeeded
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agentgym.core.env import TextEnv
 from agentgym.core.wrappers import (
+    RESET_NEEDED_MESSAGE,
     ActionParser,
     ChatHistory,
     EpisodeRecorder,
     InvalidActionPenalty,
-    ParseError,
+    RequireReset,
     TurnLimit,
-    parse_json_tool_call,
-    parse_xml_action,
     render_action,
 )
 
@@ -42,45 +42,70 @@ class Corridor(TextEnv):
                               reward_parts={"goal": float(done)}, success=done)
         return f"at {self.pos}", float(done), done, False, info
 
+    def render(self):
+        return f"at {self.pos}" if hasattr(self, "pos") else None
 
-def test_parse_xml_takes_last_complete_tag():
-    assert parse_xml_action("think <action>left</action> no, <ACTION> right </ACTION>") == "right"
-    with pytest.raises(ParseError, match="no <action>"):
-        parse_xml_action("I will go right")
-    with pytest.raises(ParseError, match="empty"):
-        parse_xml_action("<action>  </action>")
+
+# The parsers themselves are tested in test_parsing.py.
+_GARBAGE = st.text(max_size=200) | st.lists(
+    st.sampled_from(["<action>", "</action>", "right", "{", "}", '"name"', ":", '"right"', "NaN",
+                     "\x00", "\ud800", "[" * 70, "<tool_call>", "</tool_call>", "```", " "]),
+    max_size=30,
+).map("".join) | st.sampled_from([None, 3, b"right", ["right"], {"name": "right"}, 1.5])
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(["plain", "xml", "json"]), _GARBAGE)
+def test_action_parser_step_never_raises(action_format, action):
+    env = ActionParser(Corridor(), action_format)
+    env.reset()
+    obs, reward, *_, info = env.step(action)
+    assert isinstance(obs, str) and isinstance(reward, float)
+    if not info["action_valid"]:
+        assert info["state_key"] == "0" and obs.endswith("at 0")
+    if info.get("format_error"):
+        assert obs.startswith("Invalid action: ") and info["error"]
+        assert info["parsed_action"] is None and isinstance(info["raw_action"], str)
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("action_format", "action", "message"),
     [
-        '{"name": "bash", "arguments": {"cmd": "ls"}}',
-        'Let me look.\n```json\n{"name": "bash", "arguments": {"cmd": "ls"}}\n```',
-        '<tool_call>{"name": "bash", "arguments": {"cmd": "ls"}}</tool_call>',
-        '{"function": {"name": "bash", "arguments": "{\\"cmd\\": \\"ls\\"}"}}',
-        'noise {"not": "a call"} then {"name": "bash", "parameters": {"cmd": "ls"}}',
+        ("plain", 42, "must be text \\(a str\\), not int"),
+        ("xml", None, "not NoneType"),
+        ("json", ["right"], "not list"),
+        ("xml", "<action>ri\ud800ght</action>", "lone surrogate"),
+        ("plain", "right\x00", "NUL character"),
+        ("json", '{"name": "go", "arguments": {"n": NaN}}', "NaN is not a JSON number"),
+        ("json", '{"a":' * 10_000 + "1" + "}" * 10_000, "levels deep"),
+        ("xml", "<action>" * 12_000, "no <action>"),
+        ("xml", "x" * 1_000_000, "no <action>"),
     ],
+    ids=lambda value: value if isinstance(value, str) and len(value) < 30 else None,
 )
-def test_parse_json_tool_call_shapes(text):
-    assert parse_json_tool_call(text) == {"name": "bash", "arguments": {"cmd": "ls"}}
+def test_action_parser_answers_bad_input_with_a_message(action_format, action, message):
+    env = ActionParser(Corridor(), action_format)
+    env.reset()
+    obs, _, terminated, truncated, info = env.step(action)
+    assert not info["action_valid"] and info["format_error"]
+    assert re.search(message, info["error"]) and re.search(message, obs)
+    assert len(info["raw_action"]) <= 2000 and (terminated, truncated) == (False, False)
 
 
-@pytest.mark.parametrize("text", ["", "{", '{"name": 3}', '{"name": "x", "arguments": "{bad"}'])
-def test_parse_json_tool_call_rejects(text):
-    with pytest.raises(ParseError):
-        parse_json_tool_call(text)
+def test_render_action_json_never_raises_on_bad_json():
+    for action in ('{"a":' * 10_000, '{"name": "x", "arguments": {"t": NaN}}', "\ud800", "up"):
+        call = json.loads(render_action(action, "json"))
+        assert call == {"name": action, "arguments": {}}
+    assert json.loads(render_action('{"name": "x"}', "json")) == {"name": "x", "arguments": {}}
 
 
-@given(st.text(max_size=300))
-def test_parsers_never_raise_anything_but_parse_error(text):
-    for parse in (parse_xml_action, parse_json_tool_call):
-        with contextlib.suppress(ParseError):
-            parse(text)
-
-
-@given(st.text(min_size=1, max_size=50).filter(lambda s: s.strip() and "<" not in s))
-def test_render_then_parse_xml_round_trips(action):
-    assert parse_xml_action(render_action(action, "xml")) == action.strip()
+def test_require_reset_raises_reset_needed_and_allows_render():
+    env = RequireReset(Corridor(render_mode="ansi"))
+    with pytest.raises(ResetNeeded, match=re.escape(RESET_NEEDED_MESSAGE)):
+        env.step("right")
+    assert env.render() is None  # rendering before reset is allowed
+    env.reset()
+    assert env.step("right")[0] == "at 1"
 
 
 def test_action_parser_invalid_output_keeps_state():

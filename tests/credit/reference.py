@@ -4,7 +4,7 @@ vectorization. The fast implementations in ``agentgym.credit`` must agree with t
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from difflib import SequenceMatcher
 
 END = object()
@@ -314,3 +314,148 @@ def spa(batch, contributions, next_observation, weight=0.5, failure="Nothing hap
             g = weight if last or failure not in next_observation[i] else 0.0
             out[i] = float(contributions[i]) + g
     return out
+
+
+def goal_distances(batch, key="distance_to_goal"):
+    """(N(s_t), N(s_{t+1})) per row from the source episodes' info dicts."""
+
+    def as_distance(value):
+        if value is None or isinstance(value, bool):
+            return math.nan
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return math.nan
+
+    before, after = [], []
+    for i in range(len(batch.reward)):
+        episode = batch.episodes[int(batch.episode[i])]
+        t = int(batch.t[i])
+        after.append(as_distance(episode.turns[t].info.get(key)))
+        previous = episode.info if t == 0 else episode.turns[t - 1].info
+        before.append(as_distance(previous.get(key)))
+    return before, after
+
+
+def cast(batch, base_adv, before, after, alpha=0.1, unreachable=None):
+    out = []
+    for i in range(len(batch.reward)):
+        d0, d1 = float(before[i]), float(after[i])
+        if unreachable is not None:
+            d0 = unreachable if d0 == math.inf else d0
+            d1 = unreachable if d1 == math.inf else d1
+        shaping = alpha * (d0 - d1) if math.isfinite(d0) and math.isfinite(d1) else 0.0
+        out.append(float(base_adv[i]) + shaping)
+    return out
+
+
+def graphgpo(batch, base_adv, omega=0.1, success_reward=10.0, beta=1.0, success_threshold=0.0,
+             value="power", norm="mean_std", eps=1e-6):
+    """Per group: a dict graph, a BFS from SUCCESS over reversed edges, values, same-state
+    normalization."""
+    rows, group = _episodes(batch)
+    success = {e: float(batch.outcome[r[0]]) > success_threshold for e, r in rows.items()}
+    successor = {}
+    predecessors = defaultdict(lambda: defaultdict(set))  # group -> node -> {predecessor}
+    for e, ep_rows in rows.items():
+        g = group[e]
+        for k, i in enumerate(ep_rows):
+            node = ("state", int(batch.state[i]))
+            if k + 1 < len(ep_rows):
+                nxt = ("state", int(batch.state[ep_rows[k + 1]]))
+            else:
+                nxt = "SUCCESS" if success[e] else "FAIL"
+            successor[i] = nxt
+            predecessors[g][nxt].add(node)
+    group_success = defaultdict(bool)
+    for e, g in group.items():
+        group_success[g] = group_success[g] or success[e]
+    distance = {}
+    for g, preds in predecessors.items():
+        d = {"SUCCESS": 0} if group_success[g] else {}
+        queue = deque(d)
+        while queue:
+            node = queue.popleft()
+            for p in preds[node]:
+                if p not in d:
+                    d[p] = d[node] + 1
+                    queue.append(p)
+        distance[g] = d
+    values = {}
+    for i in range(len(batch.reward)):
+        g = int(batch.group[i])
+        if not group_success[g]:
+            values[i] = 0.0
+            continue
+        d = distance[g].get(successor[i], max(distance[g].values()) + 1)
+        values[i] = success_reward * omega**d if value == "power" else -float(d)
+    pools = defaultdict(list)
+    for i, v in values.items():
+        pools[(int(batch.group[i]), int(batch.state[i]))].append(v)
+    pool_stats = {k: stats(v, singleton="zero") for k, v in pools.items()}
+    out = []
+    for i in range(len(batch.reward)):
+        mean, sigma = pool_stats[(int(batch.group[i]), int(batch.state[i]))]
+        out.append(float(base_adv[i]) + beta * norm_value(values[i], mean, sigma, norm, eps))
+    return out
+
+
+def hiper(batch, v_low, v_high, switch, v_term=None, gamma=1.0, lam_turn=1.0, lam_seg=0.95,
+          bootstrap_truncated=True, norm_adv=True):
+    """HiPER's three advantages with per-episode, per-segment loops.
+
+    Returns a dict of lists: low, high (None off segment starts), term (or None), and the
+    returns."""
+    n = len(batch.reward)
+    rows, _ = _episodes(batch)
+    low, high, term_ret = [0.0] * n, [None] * n, [0.0] * n
+    for ep_rows in rows.values():
+        last = ep_rows[-1]
+        truncated = bootstrap_truncated and not bool(batch.terminated[last])
+        starts = [k for k in range(len(ep_rows)) if k == 0 or bool(switch[ep_rows[k]])]
+        segments = [(s, (starts[j + 1] if j + 1 < len(starts) else len(ep_rows)) - 1)
+                    for j, s in enumerate(starts)]
+        next_seg_adv = 0.0
+        for j in range(len(segments) - 1, -1, -1):
+            s, e = segments[j]
+            if j + 1 < len(segments):
+                boot_high = float(v_high[ep_rows[segments[j + 1][0]]])
+                boot_low = boot_high
+            elif truncated:
+                boot_high = float(v_high[ep_rows[s]])
+                boot_low = float(v_low[ep_rows[e]])
+            else:
+                boot_high = boot_low = 0.0
+            adv = 0.0
+            ret = boot_high
+            for k in range(e, s - 1, -1):
+                i = ep_rows[k]
+                v_next = float(v_low[ep_rows[k + 1]]) if k < e else boot_low
+                delta = float(batch.reward[i]) + gamma * v_next - float(v_low[i])
+                adv = delta if k == e else delta + gamma * lam_turn * adv
+                low[i] = adv
+                ret = float(batch.reward[i]) + gamma * ret
+                term_ret[i] = ret
+            seg_return = sum(gamma ** (k - s) * float(batch.reward[ep_rows[k]])
+                             for k in range(s, e + 1))
+            d = e - s + 1
+            delta = seg_return + gamma**d * boot_high - float(v_high[ep_rows[s]])
+            last_seg = j + 1 == len(segments)
+            seg_adv = delta if last_seg else delta + gamma**d * lam_seg * next_seg_adv
+            high[ep_rows[s]] = seg_adv
+            next_seg_adv = seg_adv
+    returns_low = [low[i] + float(v_low[i]) for i in range(n)]
+    returns_high = [None if high[i] is None else high[i] + float(v_high[i]) for i in range(n)]
+    term = None if v_term is None else [term_ret[i] - float(v_term[i]) for i in range(n)]
+
+    def z(values):
+        chosen = [v for v in values if v is not None]
+        mean = sum(chosen) / len(chosen)
+        sigma = math.sqrt(sum((v - mean) ** 2 for v in chosen) / len(chosen))
+        return [None if v is None else (v - mean) / (sigma + 1e-8) for v in values]
+
+    if norm_adv:
+        low, high = z(low), z(high)
+        term = None if term is None else z(term)
+    return {"low": low, "high": high, "term": term, "returns_low": returns_low,
+            "returns_high": returns_high, "returns_term": None if v_term is None else term_ret}

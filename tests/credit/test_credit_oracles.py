@@ -40,7 +40,10 @@ def flat(nested: list[list[float]]) -> list[float]:
 @pytest.mark.parametrize("shuffle", [False, True])
 def test_t1_gigpo_mean_norm(shuffle):
     batch = t1_batch(shuffle)
-    adv, a_e, a_s = credit.gigpo(batch, gamma=0.5, norm="mean", return_parts=True)
+    parts = credit.gigpo_parts(batch, gamma=0.5, norm="mean")
+    adv, a_e, a_s = parts.advantages, parts.episode, parts.step
+    np.testing.assert_array_equal(adv, credit.gigpo(batch, gamma=0.5, norm="mean"))
+    assert by_episode(batch, parts.returns) == [[0.5, 1.0], [0.0, 0.0], [0.0, 0.0]]
     np.testing.assert_allclose(by_episode(batch, adv),
                                [[1.0, 1.1667], [-0.5, -0.3333], [-0.5, -0.8333]], atol=TOL)
     np.testing.assert_allclose(by_episode(batch, a_s),
@@ -66,11 +69,11 @@ def test_t1_discounted_returns():
 def test_t2_gigpo_cross_steps_weighting():
     # τA succeeds in one step (score 1); τB fails in three steps (score 0); distinct states.
     batch = from_rows([0] * 4, [0, 1, 1, 1], [0, 0, 1, 2], [1, 0, 0, 0], ["a", "b", "c", "d"])
-    _, a_e, _ = credit.gigpo(batch, gamma=1.0, return_parts=True)
+    a_e = credit.gigpo_parts(batch, gamma=1.0).episode
     np.testing.assert_allclose(flat(by_episode(batch, a_e)), [0.5] + [-0.5] * 3, atol=TOL)
-    _, a_e, _ = credit.gigpo(batch, gamma=1.0, episode_stats="rows", return_parts=True)
+    a_e = credit.gigpo_parts(batch, gamma=1.0, episode_stats="rows").episode
     np.testing.assert_allclose(flat(by_episode(batch, a_e)), [0.75] + [-0.25] * 3, atol=TOL)
-    _, a_e, _ = credit.gigpo(batch, gamma=1.0, preset="verl-agent", return_parts=True)
+    a_e = credit.gigpo_parts(batch, gamma=1.0, preset="verl-agent").episode
     np.testing.assert_allclose(flat(by_episode(batch, a_e)), [0.75] + [-0.25] * 3, atol=TOL)
 
 
@@ -90,9 +93,9 @@ def test_t3_gigpo_similarity_grouping():
     assert n_ids == 2 and ids[0] == ids[1] != ids[2]
     # The step advantages: the two kitchen steps now share one anchor group.
     batch = from_rows([0, 0], [0, 1], [0, 0], [1.0, 0.0], texts)
-    _, _, a_s = credit.gigpo(batch, gamma=1.0, similarity=0.95, return_parts=True)
+    a_s = credit.gigpo_parts(batch, gamma=1.0, similarity=0.95).step
     np.testing.assert_allclose(a_s, [0.5, -0.5])
-    _, _, a_s = credit.gigpo(batch, gamma=1.0, return_parts=True)
+    a_s = credit.gigpo_parts(batch, gamma=1.0).step
     np.testing.assert_allclose(a_s, [0.0, 0.0])
 
 
@@ -102,7 +105,8 @@ def test_t4_salt():
     np.testing.assert_allclose(by_episode(batch, adv),
                                [[0.1667, 0.6667], [-0.3333, -0.3333], [0.1667, -0.3333]],
                                atol=TOL)
-    _, counts = credit.salt(batch, base="grpo", base_kwargs={"norm": "mean"}, return_counts=True)
+    counts = credit.salt_counts(batch)
+    assert counts.dtype == np.int64
     assert by_episode(batch, counts) == [[2, 1], [1, 1], [2, 1]]
 
 
@@ -254,10 +258,9 @@ def test_t10_baselines():
 def test_t11_mc_grpo():
     batch = from_rows([0] * 3, [0, 1, 2], [0] * 3, [0.0] * 3, list("abc"),
                       outcome={0: 1.0, 1: 0.0, 2: 0.0})
-    adv, keep = credit.mc_grpo(batch, return_mask=True)
-    np.testing.assert_allclose(adv, [1.0, 0.0, 0.0])
-    assert keep.sum() == 2 and keep[0] and not keep[1:].all()
-    np.testing.assert_array_equal(keep, credit.mc_grpo_pivot_mask(batch))
+    np.testing.assert_allclose(credit.mc_grpo(batch), [1.0, 0.0, 0.0])
+    keep = credit.mc_grpo_pivot_mask(batch)
+    assert keep.dtype == bool and keep.sum() == 2 and keep[0] and not keep[1:].all()
     code = credit.mc_grpo(batch, preset="code")
     np.testing.assert_allclose(code, [3000.0, 0.0, 0.0])
 
@@ -283,11 +286,14 @@ def test_t13_arena_rank_to_advantage_and_calls():
         return 1.0 if quality[a] > quality[b] else 0.0 if quality[a] < quality[b] else 0.5
 
     batch = from_rows([0] * 6, [10, 11, 12, 13, 14, 15], [0] * 6, [0.0] * 6, list("abcdef"))
-    adv, calls = credit.get("arena")(batch, judge=judge, anchors={0: 15}, return_calls=True)
+    result = credit.arena_tournament(batch, judge=judge, anchors={0: 15})
+    adv = result.advantages
+    np.testing.assert_array_equal(adv, credit.get("arena")(batch, judge=judge, anchors={0: 15}))
     n = 6  # the group holds the anchor and five ranked episodes
-    assert calls <= 2 * (n - 1)
-    assert adv[5] == 0.0  # the anchor is not ranked
+    assert result.calls <= 2 * (n - 1)
+    assert adv[5] == 0.0 and np.isnan(result.ranks[5])  # the anchor is not ranked
     assert adv[0] == adv.max() > 0  # the best episode wins the tournament
+    np.testing.assert_array_equal(result.ranks[:5], [1, 5, 2, 3, 4])
     result = credit.single_elimination([10, 11, 12, 13, 14], judge, anchor=15)
     # Seeds 10, 12, 13, 14, 11 (11 lost to the anchor); 13 gets a bye, then loses to 10 while
     # 12 gets the second-round bye and reaches the final: single elimination is not a sort.

@@ -14,7 +14,7 @@ from agentgym.sandboxes.docker import (
     close_shared_pools,
     docker_client,
 )
-from agentgym.sandboxes.docker_lifecycle import LABEL, LABEL_PID
+from agentgym.sandboxes.docker.lifecycle import LABEL, LABEL_PID
 
 
 def own_containers(client) -> list:
@@ -46,7 +46,7 @@ def client():
 @pytest.fixture(scope="session")
 def image(client) -> str:
     """The sandbox image, built with `agentgym sandbox build` logic if it is missing."""
-    from agentgym.sandboxes.docker_image import build_image, image_exists
+    from agentgym.sandboxes.docker.image import build_image, image_exists
 
     if not image_exists(DEFAULT_IMAGE):
         build_image(DEFAULT_IMAGE)

@@ -11,7 +11,12 @@ import torch
 from agentgym.core.trajectory import Episode, StepBatch, Turn
 from agentgym.trainers.config import ConfigError, TrainConfig
 from agentgym.trainers.evaluation import episode_metrics, pass_at_k
-from agentgym.trainers.recipe import check_seed_ranges, penalize_invalid, train_seeds
+from agentgym.trainers.recipe import (
+    TrainingError,
+    check_seed_ranges,
+    per_turn_advantages,
+    train_seeds,
+)
 from agentgym.trainers.samples import turn_samples
 
 
@@ -45,14 +50,31 @@ def test_episode_metrics_pass_at_k():
     assert metrics["success_ci_low"] < 0.25 < metrics["success_ci_high"]
 
 
-def test_penalize_invalid_changes_rewards_and_outcomes():
-    batch = StepBatch.from_episodes(
-        [_episode("g", [True, False, False], False), _episode("g", [True], True)]
-    )
-    out = penalize_invalid(batch, 0.5)
-    assert out.reward.tolist() == pytest.approx([-0.1, -0.6, -0.6, -0.1])
-    assert out.outcome.tolist() == pytest.approx([-1.3, -1.3, -1.3, -0.1])
-    assert penalize_invalid(batch, 0.0) is batch
+def test_invalid_penalty_reaches_the_rewards_through_the_env_wrapper():
+    """env.invalid_penalty is applied by core's InvalidActionPenalty wrapper during rollout."""
+    from agentgym.core.policies import ScriptedPolicy
+    from agentgym.trainers.config import EnvConfig
+    from agentgym.trainers.evaluation import run_episodes
+
+    def play(penalty: float) -> list[Episode]:
+        env = EnvConfig(max_turns=3, invalid_penalty=penalty)
+        return run_episodes(env, ScriptedPolicy(lambda request: "<action>jump</action>"), [0])
+
+    (plain,), (penalized,) = play(0.0), play(0.5)
+    assert len(penalized.turns) == 3 and not any(t.action_valid for t in penalized.turns)
+    for a, b in zip(plain.turns, penalized.turns, strict=True):
+        assert b.reward == pytest.approx(a.reward - 0.5)
+        assert b.reward_parts["invalid"] == -0.5 and "invalid" not in a.reward_parts
+    assert penalized.outcome == pytest.approx(plain.outcome - 1.5)
+
+
+def test_advantages_must_be_one_finite_number_per_turn():
+    batch = StepBatch.from_episodes([_episode("g", [True, True], False)])
+    assert per_turn_advantages([0.5, -0.5], batch, "x").tolist() == [0.5, -0.5]
+    with pytest.raises(TrainingError, match=r"shape \(3, 2\)"):
+        per_turn_advantages(np.zeros((3, 2)), batch, "x")
+    with pytest.raises(TrainingError, match="non-finite"):
+        per_turn_advantages([0.0, float("nan")], batch, "x")
 
 
 def test_turn_samples_align_with_batch_rows():
@@ -147,3 +169,159 @@ def test_sft_prompt_loss_teaches_the_prompt_text(tiny_path):
     assert full_after < 0.5 * full_before
     assert full_after < 0.5 * plain_after
     assert plain_before == pytest.approx(full_before)
+
+
+@pytest.mark.parametrize(("name", "flag"), [("gigpo", "return_parts"), ("mc_grpo", "return_mask"),
+                                            ("salt", "return_counts"), ("arena", "return_calls")])
+def test_estimators_take_no_return_flags(name, flag):
+    """An estimator returns advantages and nothing else: a flag that changed the return type
+    is an unknown parameter (its extras have their own helpers in agentgym.credit)."""
+    from agentgym import credit
+    from agentgym.trainers.recipe import bind_method
+
+    required = {"judge": None} if name == "arena" else {}
+    with pytest.raises(ConfigError, match=flag):
+        bind_method(credit.get, name, {**required, flag: True}, "algo")
+
+
+def test_length_bucketed_batches_cover_every_sample_once_per_epoch():
+    from agentgym.trainers.recipe import length_bucketed_batches
+
+    lengths = [int(x) for x in np.random.default_rng(0).integers(5, 500, size=1000)]
+    generator = torch.Generator().manual_seed(0)
+    batches = length_bucketed_batches(lengths, 16, generator, pool_batches=8)
+    flat = [i for batch in batches for i in batch]
+    assert sorted(flat) == list(range(1000)) and len(batches) == -(-1000 // 16)
+    # within a pool the batches are sorted runs: padding is far below random batching
+    padded = sum(16 * max(lengths[i] for i in b) - sum(lengths[i] for i in b) for b in batches)
+    order = torch.randperm(1000, generator=torch.Generator().manual_seed(1)).tolist()
+    random = [order[i : i + 16] for i in range(0, 1000, 16)]
+    padded_random = sum(16 * max(lengths[i] for i in b) - sum(lengths[i] for i in b)
+                        for b in random)
+    assert padded < padded_random / 4
+    again = length_bucketed_batches(lengths, 16, torch.Generator().manual_seed(0), pool_batches=8)
+    assert again == batches  # seeded
+
+
+def test_later_turns_learn_only_their_new_observation():
+    from agentgym.trainers.samples import last_occurrence
+
+    marker = [1, 7]  # "<|im_start|>user"
+    assert last_occurrence([1, 7, 5, 2, 1, 7, 9, 9], marker) == 4
+    assert last_occurrence([5, 5], marker) == 0 and last_occurrence([1, 7], []) == 0
+    turns = [Turn(observation="o", action="a", reward=0.0, prompt_ids=p, response_ids=[3],
+                  response_logprobs=None)
+             for p in ([1, 7, 5, 5], [1, 7, 5, 5, 2, 3, 1, 7, 6])]
+    episode = Episode("e", "t", "g", "ep", 0, turns, True)
+    first, second = turn_samples([episode], new_message_marker=marker)
+    assert first.prompt_loss_from == 0 and second.prompt_loss_from == 6
+
+
+def test_prompt_loss_mask_starts_at_prompt_loss_from():
+    """Column j of the next-token log-probs predicts token j + 1; rows are left-padded."""
+    from agentgym.trainers.samples import TurnSample
+    from agentgym.trainers.update import prompt_loss_mask
+
+    samples = [TurnSample([5, 6, 7, 8, 9, 10], [14], None, 1.0, 3),
+               TurnSample([11, 12, 13], [15, 16], None, 1.0, 0)]
+    mask = prompt_loss_mask(samples, prompt_len=6, device=torch.device("cpu"))
+    # row 0: targets 3, 4, 5 -> columns 2, 3, 4; row 1 (3 pads): its tokens 1, 2 -> columns 3, 4
+    assert mask.tolist() == [[0, 0, 1, 1, 1], [0, 0, 0, 1, 1]]
+    plain = [TurnSample(x.prompt_ids, x.response_ids, None, 1.0) for x in samples]
+    # prompt_loss_from=0: every real prompt token after the first (the old mask)
+    assert prompt_loss_mask(plain, 6, torch.device("cpu")).tolist() == [
+        [1, 1, 1, 1, 1], [0, 0, 0, 1, 1]]
+
+
+def test_counted_logprobs_equal_the_next_token_logprobs_slice(tiny_model):
+    """The output layer run only on the counted positions gives the same log-probs."""
+    from agentgym.trainers.logprobs import next_token_logprobs, pack
+    from agentgym.trainers.update import counted_logprobs
+
+    model, tokenizer = tiny_model
+    packed = pack([[5, 6, 7, 8, 9, 10, 11], [12, 13, 14]], [[15, 16], [17, 18, 19]],
+                  tokenizer.pad_token_id)
+    with torch.no_grad():
+        every = next_token_logprobs(model, packed)
+        for first in (1, 2, 4, 7):  # 7 = prompt length: the responses only
+            counted = counted_logprobs(model, packed, first)
+            assert counted.shape == (2, 7 + 3 - first)
+            assert torch.allclose(counted, every[:, first - 1 :], atol=1e-5)
+
+
+@pytest.mark.parametrize("prompt_vocab", [None, 20])
+def test_sft_step_gradients_equal_the_full_next_token_loss(tiny_path, prompt_vocab):
+    """sft_step (logits only where counted; with prompt_vocab, a prompt softmax over the ids
+    below it and no loss on prompt tokens at or above it) has the gradient of the loss written
+    out in full from every position's logits and the prompt_loss_from mask."""
+    from agentgym.trainers.config import EnvConfig, ModelConfig
+    from agentgym.trainers.logprobs import pack
+    from agentgym.trainers.model import load_policy
+    from agentgym.trainers.samples import TurnSample
+    from agentgym.trainers.update import UpdateContext, prompt_loss_mask, sft_step
+
+    torch.manual_seed(0)
+    model, tokenizer = load_policy(ModelConfig(), EnvConfig(), torch.device("cpu"), path=tiny_path)
+    samples = [TurnSample([5, 6, 7, 8, 9, 10, 11, 12], [14, 15], None, 1.0, 5),
+               TurnSample([11, 12, 13, 20, 21], [16], None, 1.0, 3),
+               TurnSample([30, 31, 32, 33, 34, 35], [17, 18, 19], None, 1.0, 4)]
+    ctx = UpdateContext(device=torch.device("cpu"), pad_id=int(tokenizer.pad_token_id),
+                        prompt_vocab=prompt_vocab)
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    class Capture(torch.optim.Optimizer):  # keeps the gradients sft_step computed, moves nothing
+        def __init__(self):
+            super().__init__(params, {})
+            self.grads = None
+
+        def step(self, closure=None):
+            self.grads = [p.grad.clone() for p in params]
+
+    capture = Capture()
+    sft_step(model, capture, samples, ctx, max_grad_norm=0.0, prompt_weight=0.5)
+
+    packed = pack([s.prompt_ids for s in samples], [s.response_ids for s in samples], ctx.pad_id)
+    p_len = packed.prompt_len
+    logits = model(input_ids=packed.input_ids, attention_mask=packed.attention_mask,
+                   position_ids=packed.position_ids).logits[:, :-1].float()
+    targets = packed.input_ids[:, 1:]
+    every = torch.log_softmax(logits, -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    n_resp = float(sum(len(s.response_ids) for s in samples))
+    mask = prompt_loss_mask(samples, p_len, torch.device("cpu"))
+    prompt_targets = targets[:, : p_len - 1]
+    if prompt_vocab is None:
+        prompt_lp = every[:, : p_len - 1]
+        expected_count = 7.0  # 3 + 2 + 2 counted prompt tokens
+    else:
+        cut = torch.log_softmax(logits[:, : p_len - 1, :prompt_vocab], -1)
+        inside = prompt_targets < prompt_vocab
+        prompt_lp = cut.gather(-1, prompt_targets.clamp(max=prompt_vocab - 1).unsqueeze(-1))
+        prompt_lp = prompt_lp.squeeze(-1) * inside
+        mask = mask * inside
+        expected_count = 3.0  # 10, 11, 12 of the first sample; 20, 21, 33..35 are >= 20
+    n_prompt = float(mask.sum())
+    assert n_prompt == expected_count
+    loss = (-(every[:, p_len - 1 :] * packed.response_mask).sum() / n_resp
+            - 0.5 * (prompt_lp * mask).sum() / n_prompt)
+    reference = torch.autograd.grad(loss, params)
+    for got, want in zip(capture.grads, reference, strict=True):
+        assert torch.allclose(got, want, atol=1e-6, rtol=1e-4)
+
+
+def test_tiny_tokenizer_keeps_the_environments_words_whole():
+    from agentgym.trainers.tiny import train_tokenizer
+
+    pages = ["1. b0abc12345 | red shoes | $12.00", "color: red, navy blue (chosen: none)",
+             "<action>click[b0abc12345]</action> bred breads"] * 10
+    words = ["b0abc12345", "b0zz999999", "navy blue"]
+    tokenizer = train_tokenizer(pages, vocab_size=300, words=words)
+    vocab = tokenizer.get_vocab()
+    for word in ("b0abc12345", "b0zz999999", "navy blue"):  # one token each, seen or not
+        assert tokenizer.encode(word, add_special_tokens=False) == [vocab[word]]
+    ids = tokenizer.encode("<action>click[b0zz999999]</action>", add_special_tokens=False)
+    assert vocab["b0zz999999"] in ids
+    # whole words only: not inside a longer word
+    assert vocab["navy blue"] not in tokenizer.encode("navy bluest", add_special_tokens=False)
+    assert vocab["b0abc12345"] not in tokenizer.encode("b0abc123456", add_special_tokens=False)
+    text = "buy b0abc12345 in navy blue, not b0abc123456 nor navy bluest"
+    assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -13,21 +14,20 @@ from agentgym.trainers.logger import read_metrics
 from agentgym.trainers.recipe import train
 
 
-def _cfg(run_dir, tiny_cfgs, **trainer) -> TrainConfig:
+def _cfg(run_dir, tiny_cfgs, *, iterations=2, resume=False) -> TrainConfig:
     env, tiny = tiny_cfgs
     data = {
-        "env": {"id": env.id, "max_turns": env.max_turns, "invalid_penalty": 0.5},
-        "algo": {"name": "gigpo"},
+        "env": {"id": env.id, "kwargs": env.kwargs, "max_turns": env.max_turns,
+                "invalid_penalty": 0.5, "max_new_tokens": 4},
+        "algo": {"name": "gigpo", "optim": {"lr": 1e-2, "mini_batch_size": 16},
+                 "warmup": {"batch_size": 8, "lr": 1e-2}},
         "model": {"tiny": tiny.__dict__},
-        "trainer": {
-            "iterations": 2, "tasks_per_iteration": 2, "group_size": 3, "warmup_episodes": 6,
-            "warmup": {"epochs": 4, "batch_size": 8, "lr": 1e-2},
-            "eval_episodes": 3, "checkpoint_every": 1, "keep_checkpoints": 0,
-            "run_dir": str(run_dir), "progress": False, "tensorboard": False, "device": "cpu",
-            "engine": {"max_new_tokens": 4},
-            "optim": {"lr": 1e-2, "micro_batch_size": 8, "mini_batch_size": 16},
-            **trainer,
-        },
+        "hardware": {"device": "cpu", "micro_batch_size": 8},
+        "budget": {"iterations": iterations, "tasks_per_iteration": 2, "group_size": 3,
+                   "warmup_episodes": 6, "warmup_epochs": 4, "eval_episodes": 3,
+                   "checkpoint_every": 1, "keep_checkpoints": 0},
+        "trainer": {"run_dir": str(run_dir), "progress": False, "tensorboard": False,
+                    "resume": resume},
     }
     return from_dict(TrainConfig, data)
 
@@ -71,7 +71,11 @@ def test_two_iterations_train(full_run):
     assert result.iterations == 2
     train_records = [r for r in read_metrics(run_dir) if r["kind"] == "train"]
     assert [r["iteration"] for r in train_records] == [1, 2]
+    warmup = next(r for r in read_metrics(run_dir) if r["kind"] == "warmup")
+    assert warmup["time/demos_s"] > 0 and warmup["time/bc_s"] > 0
+    assert warmup["bc_tokens_per_s"] > 0 and warmup["memory/peak_rss_gb"] > 0
     for record in train_records:
+        assert record["time/rollout_s"] > 0 and record["time/update_s"] > 0
         assert torch.isfinite(torch.tensor(record["update/loss"]))
         assert record["adv/nonzero"] > 0 and record["update/grad_norm"] > 0
         # PPO ratio of the first micro-batch is exactly 1 (old log-probs recomputed)
@@ -106,6 +110,26 @@ def test_resume_continues_exactly(full_run, tmp_path, tiny_cfgs):
     # the metrics file reads as if the run had never stopped
     iterations = [r["iteration"] for r in read_metrics(tmp_path) if r["kind"] == "train"]
     assert iterations == [1, 2]
+
+
+def test_resume_after_a_kill_before_the_first_checkpoint(full_run, tmp_path, tiny_cfgs):
+    """A run killed while writing its first checkpoint left metrics rows and a torn last line
+    but no checkpoint: resume reads past the torn line, starts over, and the metrics file holds
+    each row once. (A torn line after a checkpoint goes through the same reader.)"""
+    run_dir, _ = full_run
+    train(_cfg(tmp_path, tiny_cfgs, iterations=1))
+    for checkpoint in list_checkpoints(tmp_path):
+        shutil.rmtree(checkpoint)
+    with (tmp_path / "metrics.jsonl").open("a") as f:
+        f.write('{"kind": "train", "iteration": 2, "upd')  # torn by the kill
+    result = train(_cfg(tmp_path, tiny_cfgs, iterations=2, resume=True))
+    assert result.iterations == 2
+    records = read_metrics(tmp_path)
+    assert [(r["kind"], r["iteration"]) for r in records if r["kind"] != "eval"] == [
+        ("warmup", 0), ("train", 1), ("train", 2), ("final", 2)]
+    weights_a, _ = _state(list_checkpoints(run_dir)[-1])
+    weights_b, _ = _state(list_checkpoints(tmp_path)[-1])
+    _assert_same(weights_a, weights_b, "weights")
 
 
 def test_existing_run_dir_needs_resume(full_run, tiny_cfgs):

@@ -29,7 +29,7 @@ def test_positive_advantage_raises_and_negative_lowers_logprob(agg_mode):
     responses = [[10, 11], [12, 13]]
     samples = [TurnSample(prompts[0], responses[0], None, 1.0),
                TurnSample(prompts[1], responses[1], None, -1.0)]
-    ctx = UpdateContext(device=torch.device("cpu"), pad_id=0)
+    ctx = UpdateContext(device=torch.device("cpu"), pad_id=0, micro_batch_size=1)
 
     def seq_logp() -> torch.Tensor:
         with torch.no_grad():
@@ -40,7 +40,7 @@ def test_positive_advantage_raises_and_negative_lowers_logprob(agg_mode):
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     stats = update_policy(
         model, optimizer, samples, LossConfig(agg_mode=agg_mode),
-        OptimConfig(ppo_epochs=2, mini_batch_size=2, micro_batch_size=1),
+        OptimConfig(ppo_epochs=2, mini_batch_size=2),
         ctx, generator=torch.Generator().manual_seed(0),
     )
     after = seq_logp()

@@ -5,7 +5,7 @@ the checks run here, under a ``__main__`` guard, and print one JSON line of meas
 the test asserts on. Usage::
 
     python vllm_probe.py engine MODEL_DIR       # engine checks
-    python vllm_probe.py train CONFIG_JSON      # agentgym's recipe with trainer.engine.backend=vllm
+    python vllm_probe.py train CONFIG_JSON      # agentgym's recipe with hardware.engine=vllm
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def engine_checks(model_dir: str) -> dict:
     from transformers import AutoModelForCausalLM
 
     from agentgym.core.policy import Request
-    from agentgym.trainers.engines.vllm import VLLMEngine
+    from agentgym.trainers.engines import Engine, EngineBuild, SamplingSettings, make_engine
     from agentgym.trainers.model import load_tokenizer
 
     torch.manual_seed(0)
@@ -50,9 +50,12 @@ def engine_checks(model_dir: str) -> dict:
     ]
     out: dict = {}
     tic = time.perf_counter()
-    engine = VLLMEngine(model_dir, tokenizer, temperature=1.0, max_new_tokens=6,
-                        stop=["</action>"], seed=5)
+    sampling = SamplingSettings(temperature=1.0, max_new_tokens=6, stop=("</action>",), seed=5)
+    engine = make_engine("vllm", EngineBuild(tokenizer=tokenizer, sampling=sampling,
+                                             model_path=model_dir,
+                                             device=torch.device("cpu")))
     out["load_s"] = time.perf_counter() - tic
+    out["implements_engine_protocol"] = isinstance(engine, Engine)
     try:
         sampled = engine(requests)
         out["prompt_ids_match"] = all(

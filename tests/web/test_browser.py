@@ -11,21 +11,35 @@ import threading
 
 import numpy as np
 import pytest
+from gymnasium.error import ResetNeeded
 
 import agentgym
+from agentgym.envs.web.webshop import server as shop_server
 from agentgym.envs.web.webshop.browser_env import WebShopBrowserEnv
 from agentgym.envs.web.webshop.env import WebShopEnv
 from agentgym.sandboxes import browser as browser_mod
-from agentgym.sandboxes.browser import BrowserNotFoundError, BrowserSandbox, find_chromium
+from agentgym.sandboxes.browser import (
+    BrowserSandbox,
+    BrowserUnavailableError,
+    check_browser,
+)
 
 SMALL = (400, 300)
 
 
 def _require_chromium() -> None:
     try:
-        find_chromium()
-    except BrowserNotFoundError as exc:
+        check_browser()
+    except BrowserUnavailableError as exc:
         pytest.fail(str(exc))
+
+
+@pytest.fixture
+def no_chromium(monkeypatch, tmp_path):
+    """A machine without Chromium: nothing at the default path, on PATH or in the variable."""
+    monkeypatch.setattr(browser_mod, "DEFAULT_CHROMIUM", str(tmp_path / "no-chromium"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv(browser_mod.CHROMIUM_ENV, raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +66,54 @@ def page_server():
     server.server_close()
 
 
-def test_missing_chromium_is_one_clear_line():
-    with pytest.raises(BrowserNotFoundError, match=r"apt-get install chromium"):
+def test_missing_chromium_is_one_clear_line(no_chromium, tmp_path):
+    with pytest.raises(BrowserUnavailableError) as caught:
+        check_browser()
+    message = str(caught.value)
+    assert "\n" not in message and "apt-get install chromium" in message
+    assert "$AGENTGYM_CHROMIUM (unset)" in message and str(tmp_path / "no-chromium") in message
+    with pytest.raises(BrowserUnavailableError, match=r"not found \(looked at /nonexistent/c"):
         BrowserSandbox("/nonexistent/chromium").start()
+    assert browser_mod.BrowserNotFoundError is BrowserUnavailableError  # the former name
+
+
+def test_a_chromium_named_in_the_variable_is_used_or_reported(monkeypatch, tmp_path):
+    """$AGENTGYM_CHROMIUM is an explicit choice: a wrong path is an error, not a silent
+    fallback to another browser."""
+    monkeypatch.setenv(browser_mod.CHROMIUM_ENV, str(tmp_path / "missing-chromium"))
+    with pytest.raises(BrowserUnavailableError, match=r"AGENTGYM_CHROMIUM=.*missing-chromium"):
+        check_browser()
+
+
+def test_browser_env_without_chromium_fails_at_reset_and_holds_nothing(no_chromium):
+    servers = len(shop_server.running_servers())
+    env = WebShopBrowserEnv(viewport=SMALL)
+    with pytest.raises(BrowserUnavailableError, match="apt-get install chromium"):
+        env.reset(seed=0)
+    assert len(shop_server.running_servers()) == servers  # the shop it started is released
+    assert browser_mod._SHARED.holders("browser") == 0
+    with pytest.raises(ResetNeeded):
+        env.step("search[shoes]")
+    env.close()
+
+
+def test_a_release_whose_close_fails_does_not_leak_its_context():
+    _require_chromium()
+    with BrowserSandbox(viewport=SMALL, pool_size=0) as sandbox:
+        kept = sandbox.new_page()
+        failing = sandbox.new_page()
+        assert sandbox.open_contexts() == 2
+        sandbox.timeout_s = 1e-9  # the close cannot be confirmed in time: a real TimeoutError
+        failing.release()
+        sandbox.timeout_s = 30.0
+        assert sandbox.cleanup_failures == 1 and sandbox.leaked_contexts == 1
+        # the next page is handed out only after the failed context is really closed
+        other = sandbox.new_page()
+        assert sandbox.leaked_contexts == 0
+        assert sandbox.open_contexts() == 2  # kept and other; the failed one is gone
+        kept.release()
+        other.release()
+        assert sandbox.open_contexts() == 0 and sandbox.open_pages == 0
 
 
 def test_sandbox_pages_screenshots_and_cleanup(page_server):
@@ -83,9 +142,10 @@ def test_sandbox_pages_screenshots_and_cleanup(page_server):
         for p in pages:
             p.release()
         assert sandbox.open_pages == 0
-        reused = sandbox.new_page()
-        assert reused.url == "about:blank"
-        reused.release()
+        assert sandbox.open_contexts() <= sandbox.pool_size  # only fresh spares remain
+        fresh = sandbox.new_page()
+        assert fresh.url == "about:blank" and fresh.evaluate("history.length") == 1
+        fresh.release()
     assert not sandbox.running
     with pytest.raises(RuntimeError):
         sandbox.run(_noop())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
@@ -58,12 +57,6 @@ def test_splits():
         catalog.split("validation")
 
 
-def test_default_catalog_generation_is_fast():
-    start = time.perf_counter()
-    generate_catalog.__wrapped__(10_000, 12345, 6000)
-    assert time.perf_counter() - start < 6.0  # ~1.4 s on one idle core
-
-
 def test_bm25_search_ranks_matching_products_first():
     catalog = generate_catalog(500, 7, 100)
     engine = SearchEngine(catalog.products)
@@ -105,18 +98,38 @@ def _write_original_files(folder) -> None:
             "category": "home",
             "product_category": "Home › Lighting › Lamps",
         },
+        {
+            "asin": "B09CCCCCCC",
+            "name": "Warm Wool Socks",
+            "full_description": "Socks.",
+            "small_description": ["Wool"],
+            "pricing": "",
+            "customization_options": {
+                "Size": [{"value": "Small", "image": None}, {"value": "Large", "image": None}],
+                "Style": None,
+            },
+            "images": [""],
+            "query": "socks",
+            "category": "fashion",
+            "product_category": "Clothing › Socks",
+        },
         {"asin": "nan", "name": "broken"},
     ]
     attributes = {
         "B09AAAAAAA": {
             "attributes": ["sulfate free", "argan oil"],
-            "instruction": "i need a sulfate free shampoo",
+            "instruction": "i need a sulfate free shampoo.",
             "instruction_attributes": ["sulfate free"],
         },
         "B09BBBBBBB": {
             "attributes": ["dimmable"],
             "instruction": "i want a dimmable desk lamp",
             "instruction_attributes": ["dimmable"],
+        },
+        "B09CCCCCCC": {
+            "attributes": [],
+            "instruction": "i want warm wool socks",
+            "instruction_attributes": ["wool"],
         },
     }
     human = {
@@ -137,23 +150,57 @@ def _write_original_files(folder) -> None:
 def test_loader_reads_original_format(tmp_path):
     _write_original_files(tmp_path)
     catalog = load_original(str(tmp_path))
-    assert [p["asin"] for p in catalog.products] == ["B09AAAAAAA", "B09BBBBBBB"]
-    shampoo, lamp = catalog.products
+    assert [p["asin"] for p in catalog.products] == ["B09AAAAAAA", "B09BBBBBBB", "B09CCCCCCC"]
+    shampoo, lamp, socks = catalog.products
     assert shampoo["options"] == {"color": ["navy | blue", "red"], "size": ["8 oz", "16 oz"]}
     assert shampoo["Price"] == "$12.99" and shampoo["query"] == "shampoo"
     assert lamp["Price"] == "$20.0 to $30.0" and 20.0 <= lamp["pricing"][0] <= 30.0
     assert lamp["BulletPoints"] == ["Dimmable"]
+    # as load_products: a None option list is skipped, an empty pricing is $100.0, and an
+    # attribute list in items_ins_v2 is used as it is (even empty; DUMMY_ATTR only if absent)
+    assert socks["options"] == {"size": ["small", "large"]} and socks["Price"] == "$100.0"
+    assert socks["Attributes"] == [] and shampoo["Attributes"] == ["sulfate free", "argan oil"]
     assert len(catalog.goals) == 1  # human goals; the one without attributes is skipped
     goal = catalog.goals[0]
     assert goal["goal_options"] == ["navy | blue", "16 oz"]
-    assert goal["instruction_text"].startswith(
-        "i need a sulfate free shampoo in navy | blue, 16 oz"
+    # human instructions lose their trailing "." (strip('.')) before the price clause
+    price = f"{goal['price_upper']:.2f}"
+    assert goal["instruction_text"] == (
+        f"i need a sulfate free shampoo in navy | blue, 16 oz, and price lower than {price} dollars"
     )
     assert goal["price_upper"] in (30.0, 40.0, 50.0)
-    synthetic = load_original(str(tmp_path), human_goals=False)
-    # one goal per option combination of the shampoo (2 x 2) plus the lamp
-    assert len(synthetic.goals) == 5
-    assert any(g["goal_options"] == {"color": "red", "size": "8 oz"} for g in synthetic.goals)
+
+
+def test_synthetic_goals_in_the_original_split_order(tmp_path):
+    """Goals are built in product order, one per option combination (option names sorted),
+    then shuffled as the original: ``random.seed(233); random.shuffle(goals)``."""
+    _write_original_files(tmp_path)
+    catalog = load_original(str(tmp_path), human_goals=False)
+    built = [  # (asin, options) in the order get_synthetic_goals builds them
+        ("B09AAAAAAA", {"color": "navy | blue", "size": "8 oz"}),
+        ("B09AAAAAAA", {"color": "navy | blue", "size": "16 oz"}),
+        ("B09AAAAAAA", {"color": "red", "size": "8 oz"}),
+        ("B09AAAAAAA", {"color": "red", "size": "16 oz"}),
+        ("B09BBBBBBB", {}),
+        ("B09CCCCCCC", {"size": "small"}),
+        ("B09CCCCCCC", {"size": "large"}),
+    ]
+    # random.seed(233); random.shuffle(x) on 7 items puts x[2], x[0], x[3], x[4], x[1], x[6],
+    # x[5] in that order (recorded from the original's call on Python 3.11).
+    expected = [built[i] for i in (2, 0, 3, 4, 1, 6, 5)]
+    assert [(g["asin"], g["goal_options"]) for g in catalog.goals] == expected
+    assert catalog.split("test") == list(range(7))
+    # the synthetic instruction keeps its trailing "." before the options, as the original
+    first = catalog.goals[0]
+    assert first["instruction_text"].startswith(
+        "i need a sulfate free shampoo. with color: red, and size: 8 oz"
+    )
+    price = f"{first['price_upper']:.2f}"
+    assert first["instruction_text"].endswith(f"price lower than {price} dollars")
+    assert catalog.goals[3]["instruction_text"].startswith("i want a dimmable desk lamp, and price")
+    # the original's sampling weight: mean over attributes of 1 / (goals with the attribute)
+    assert first["weight"] == pytest.approx(1 / 4)  # "sulfate free" in the 4 shampoo goals
+    assert catalog.goals[5]["weight"] == pytest.approx(1 / 2)  # "wool" in the 2 sock goals
 
 
 def test_env_plays_loaded_files(tmp_path):

@@ -11,7 +11,11 @@ A hand-written loop (rather than ``model.generate``) keeps every detail under co
 * the log-prob returned per token is ``log softmax(logits / T)[token]`` (``T = 1`` when greedy),
   for the token actually sampled;
 * a sequence ends at EOS (kept in ``token_ids``) or once its text contains a stop string such as
-  ``</action>`` (the text is cut right after it).
+  ``</action>`` (the text is cut right after it);
+* with a :class:`~agentgym.trainers.vision.VisionCodec` (Qwen2-VL-architecture models) a prompt
+  may show images: the prefill gets their ``pixel_values`` and multimodal-RoPE positions
+  ``(3, B, L)`` from :meth:`VisionCodec.model_inputs`, and each generated token's position is
+  the last one + 1 on all three axes (as a teacher-forced pass computes it).
 """
 
 from __future__ import annotations
@@ -19,70 +23,62 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 from agentgym.core.policy import Generation, Request
+from agentgym.trainers.engines.base import SamplingPolicy, SamplingSettings
 from agentgym.trainers.engines.codec import ChatCodec
+from agentgym.trainers.vision import VisionCodec
 
 
 class HFEngine(ChatCodec):
-    """Implements the rollout :class:`~agentgym.core.policy.Policy` protocol.
+    """The :class:`~agentgym.trainers.engines.base.Engine` on a transformers model.
 
     Args:
-        model: a causal LM (transformers or peft-wrapped).
+        model: a causal LM (transformers or peft-wrapped); the engine samples from it directly,
+            so :meth:`sync_weights` only swaps the reference.
         tokenizer: its tokenizer (with a chat template).
-        temperature: sampling temperature; 0 = greedy.
-        top_p: nucleus threshold in (0, 1].
-        max_new_tokens: longest response.
-        stop: strings that end a response (kept in the text).
-        batch_size: most prompts generated at once (bigger batches are split).
-        seed: seed of the sampling generator.
+        sampling: temperature, top-p, response length, stop strings, batch size, seed.
         device: where inputs go (default: the model's device).
+        vision: image handling of a vision-language model (None: text prompts only).
     """
 
     def __init__(
         self,
         model: torch.nn.Module,
         tokenizer: Any,
+        sampling: SamplingSettings,
         *,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        max_new_tokens: int = 32,
-        stop: Sequence[str] = (),
-        batch_size: int = 64,
-        seed: int = 0,
         device: torch.device | None = None,
+        vision: VisionCodec | None = None,
     ) -> None:
-        if not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-        if max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         self.model = model
-        self._init_codec(tokenizer, stop)
-        self.temperature = float(temperature)
-        self.top_p = float(top_p)
-        self.max_new_tokens = int(max_new_tokens)
-        self.batch_size = int(batch_size)
+        self.sampling = sampling
+        self._init_codec(tokenizer, sampling.stop, vision)
+        self.temperature = float(sampling.temperature)
+        self.top_p = float(sampling.top_p)
+        self.max_new_tokens = int(sampling.max_new_tokens)
+        self.batch_size = int(sampling.batch_size)
         self.device = device or next(model.parameters()).device
-        self.generator = torch.Generator(device="cpu").manual_seed(int(seed))
+        self.generator = self.new_sampler(sampling.seed)
         self.pad_id = int(tokenizer.pad_token_id)
         self.tokens_generated = 0
 
     # -- the Policy protocol -----------------------------------------------------------------
     def __call__(self, requests: Sequence[Request]) -> list[Generation]:
-        prompts = [self.encode_prompt(r.messages) for r in requests]
-        return self.generate(prompts)
+        return self.as_policy()(requests)
+
+    def new_sampler(self, seed: int) -> torch.Generator:
+        """A CPU ``torch.Generator`` seeded with ``seed``."""
+        return torch.Generator(device="cpu").manual_seed(int(seed))
 
     def as_policy(
         self, temperature: float | None = None, seed: int | None = None
-    ) -> _SamplingPolicy:
-        """A policy sampling from this engine at ``temperature`` (None = the engine's).
-
-        With ``seed`` it samples with its own generator (evaluation does not disturb the
-        training sampler, and every evaluation sees the same random numbers).
-        """
-        gen = None if seed is None else torch.Generator(device="cpu").manual_seed(int(seed))
-        return _SamplingPolicy(self, temperature, gen)
+    ) -> SamplingPolicy:
+        """A policy sampling at ``temperature`` (None = the engine's); with ``seed``, from its own
+        generator (evaluation does not disturb the training sampler)."""
+        return SamplingPolicy(self, temperature, None if seed is None else self.new_sampler(seed))
 
     # -- generation --------------------------------------------------------------------------
     def generate(
@@ -90,25 +86,37 @@ class HFEngine(ChatCodec):
         prompts: Sequence[Sequence[int]],
         *,
         temperature: float | None = None,
-        generator: torch.Generator | None = None,
+        sampler: torch.Generator | None = None,
+        images: Sequence[Sequence[np.ndarray] | None] | None = None,
     ) -> list[Generation]:
         """Sample one response per prompt (token ids in, :class:`Generation` out).
 
         Args:
             prompts: token ids of each prompt.
             temperature: override the engine's temperature (0 = greedy).
-            generator: sample with this generator instead of the engine's own.
+            sampler: sample with this generator instead of the engine's own.
+            images: per prompt, the images its placeholders stand for (from
+                :meth:`encode_request`), or None; needs a vision codec.
         """
+        if images is not None and len(images) != len(prompts):
+            raise ValueError(f"{len(images)} image lists for {len(prompts)} prompts")
+        if images is not None and self.vision is None and any(images):
+            raise ValueError("this engine has no vision codec: it cannot take images")
         out: list[Generation] = []
-        gen = generator or self.generator
+        gen = sampler or self.generator
         for start in range(0, len(prompts), self.batch_size):
             chunk = prompts[start : start + self.batch_size]
-            out.extend(self._generate_batch(chunk, temperature, gen))
+            pictures = None if images is None else images[start : start + self.batch_size]
+            out.extend(self._generate_batch(chunk, temperature, gen, pictures))
         return out
 
     @torch.no_grad()
     def _generate_batch(
-        self, prompts: Sequence[Sequence[int]], temperature: float | None, gen: torch.Generator
+        self,
+        prompts: Sequence[Sequence[int]],
+        temperature: float | None,
+        gen: torch.Generator,
+        images: Sequence[Sequence[np.ndarray] | None] | None = None,
     ) -> list[Generation]:
         temp = self.temperature if temperature is None else float(temperature)
         n = len(prompts)
@@ -121,22 +129,28 @@ class HFEngine(ChatCodec):
             input_ids[i, width - len(prompt) :] = torch.as_tensor(list(prompt), dtype=torch.long)
             mask[i, width - len(prompt) :] = 1
         input_ids, mask = input_ids.to(self.device), mask.to(self.device)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        extra: dict[str, torch.Tensor] = {}
+        if self.vision is not None:
+            extra = self.vision.model_inputs(self.model, input_ids, mask,
+                                             images if images is not None else [None] * n)
+            positions = extra.pop("position_ids")
+        else:
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
 
         was_training = self.model.training
         self.model.eval()
         try:
             out = self.model(
                 input_ids=input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                logits_to_keep=1,
+                logits_to_keep=1, **extra,
             )
             past = out.past_key_values
-            logits = out.logits[:, -1, :].float()
+            logits = self._logits(out)
             tokens: list[list[int]] = [[] for _ in range(n)]
             logprobs: list[list[float]] = [[] for _ in range(n)]
             reason = ["length"] * n
             finished = torch.zeros(n, dtype=torch.bool)
-            next_pos = positions[:, -1:] + 1
+            next_pos = positions[..., -1:] + 1
             for _ in range(self.max_new_tokens):
                 token, logprob = self._sample(logits, temp, gen)
                 token_list, logprob_list = token.tolist(), logprob.tolist()
@@ -156,7 +170,7 @@ class HFEngine(ChatCodec):
                     past_key_values=past, use_cache=True,
                 )
                 past = out.past_key_values
-                logits = out.logits[:, -1, :].float()
+                logits = self._logits(out)
                 next_pos = next_pos + 1
         finally:
             self.model.train(was_training)
@@ -168,9 +182,15 @@ class HFEngine(ChatCodec):
                 logprobs=logprobs[i],
                 prompt_ids=list(prompts[i]),
                 info={"finish_reason": reason[i]},
+                images=None if images is None or not images[i] else list(images[i]),
             )
             for i in range(n)
         ]
+
+    def _logits(self, out: Any) -> torch.Tensor:
+        """The last position's logits ``(B, V)`` in float32 (vision markup suppressed)."""
+        logits = out.logits[:, -1, :].float()
+        return logits if self.vision is None else self.vision.suppress(logits)
 
     def _sample(
         self, logits: torch.Tensor, temperature: float, gen: torch.Generator
@@ -209,20 +229,3 @@ class HFEngine(ChatCodec):
 
     def close(self) -> None:
         """Nothing to release (the model belongs to the trainer)."""
-
-
-class _SamplingPolicy:
-    """An engine viewed as a policy with a fixed temperature (e.g. greedy evaluation)."""
-
-    def __init__(
-        self, engine: HFEngine, temperature: float | None, generator: torch.Generator | None
-    ) -> None:
-        self.engine = engine
-        self.temperature = temperature
-        self.generator = generator
-
-    def __call__(self, requests: Sequence[Request]) -> list[Generation]:
-        prompts = [self.engine.encode_prompt(r.messages) for r in requests]
-        return self.engine.generate(
-            prompts, temperature=self.temperature, generator=self.generator
-        )

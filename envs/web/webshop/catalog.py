@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from agentgym.envs.web.webshop import vocabulary as vocab
+
 #: Number of goals in the test split (goals ``0..499``); the rest are training goals
 #: (the verl-agent convention).
 TEST_GOALS = 500
@@ -59,550 +61,12 @@ class ProductType:
     extras: tuple[str, ...] = ()
 
 
-_COLORS = (
-    "black",
-    "white",
-    "navy blue",
-    "light grey",
-    "dark brown",
-    "red",
-    "olive green",
-    "beige",
-    "pink",
-    "burgundy",
-    "sky blue",
-    "charcoal",
-    "khaki",
-    "purple",
-    "teal",
-    "mustard yellow",
+#: The product types of the generated catalog (specifications in :mod:`.vocabulary`).
+PRODUCT_TYPES: tuple[ProductType, ...] = tuple(
+    ProductType(*spec) for spec in vocab.PRODUCT_TYPE_SPECS
 )
-_SIZES = ("small", "medium", "large", "x-large", "xx-large")
-_SHOE_SIZES = tuple(str(s) for s in (6, 6.5, 7, 7.5, 8, 8.5, 9, 9.5, 10, 10.5, 11, 12))
-_VOLUMES = ("8 fl oz", "12 fl oz", "16 fl oz", "33.8 fl oz")
-
-PRODUCT_TYPES: tuple[ProductType, ...] = (
-    # --- beauty -----------------------------------------------------------------------------
-    ProductType(
-        "shampoo",
-        ("shampoo",),
-        "beauty",
-        "Beauty & Personal Care › Hair Care › Shampoo & Conditioner › Shampoos",
-        (
-            "sulfate free",
-            "paraben free",
-            "argan oil",
-            "color treated hair",
-            "dry damaged hair",
-            "cruelty free",
-            "tea tree",
-        ),
-        {"size": _VOLUMES, "scent": ("coconut", "lavender", "unscented", "citrus", "mint")},
-        (6.0, 35.0),
-        ("2 pack", "salon formula"),
-    ),
-    ProductType(
-        "conditioner",
-        ("conditioner",),
-        "beauty",
-        "Beauty & Personal Care › Hair Care › Shampoo & Conditioner › Conditioners",
-        (
-            "sulfate free",
-            "deep moisturizing",
-            "curly hair",
-            "keratin infused",
-            "vegan formula",
-            "fine thin hair",
-        ),
-        {"size": _VOLUMES, "scent": ("coconut", "rose", "unscented", "vanilla")},
-        (6.0, 30.0),
-        ("leave in", "salon formula"),
-    ),
-    ProductType(
-        "face moisturizer",
-        ("face", "moisturizer"),
-        "beauty",
-        "Beauty & Personal Care › Skin Care › Face › Creams & Moisturizers",
-        (
-            "hyaluronic acid",
-            "oil free",
-            "sensitive skin",
-            "spf 30",
-            "fragrance free",
-            "anti aging",
-            "non comedogenic",
-        ),
-        {"size": ("1.7 oz", "2.5 oz", "4 oz")},
-        (9.0, 60.0),
-        ("daily", "night cream"),
-    ),
-    ProductType(
-        "lipstick",
-        ("lipstick",),
-        "beauty",
-        "Beauty & Personal Care › Makeup › Lips › Lipstick",
-        (
-            "long lasting",
-            "matte finish",
-            "waterproof formula",
-            "vitamin e",
-            "highly pigmented",
-            "cruelty free",
-        ),
-        {"color": ("red", "pink", "burgundy", "nude beige", "coral", "plum purple")},
-        (5.0, 28.0),
-        ("set of 3",),
-    ),
-    ProductType(
-        "hair extensions",
-        ("hair", "extensions"),
-        "beauty",
-        "Beauty & Personal Care › Hair Care › Hair Extensions, Wigs & Accessories",
-        (
-            "clip in",
-            "human hair",
-            "natural looking",
-            "heat resistant",
-            "straight style",
-            "double weft",
-        ),
-        {
-            "color": ("black", "dark brown", "blonde", "auburn", "ombre grey"),
-            "size": ("14 inch", "18 inch", "22 inch"),
-        },
-        (15.0, 120.0),
-        ("7 pieces",),
-    ),
-    # --- fashion ----------------------------------------------------------------------------
-    ProductType(
-        "running shoes",
-        ("shoes",),
-        "fashion",
-        "Clothing, Shoes & Jewelry › Men › Shoes › Athletic › Running",
-        (
-            "non slip",
-            "breathable mesh",
-            "memory foam",
-            "arch support",
-            "lightweight design",
-            "rubber sole",
-        ),
-        {"color": _COLORS[:8], "size": _SHOE_SIZES},
-        (25.0, 140.0),
-        ("road",),
-    ),
-    ProductType(
-        "t-shirt",
-        ("t-shirt", "shirt"),
-        "fashion",
-        "Clothing, Shoes & Jewelry › Men › Clothing › Shirts › T-Shirts",
-        (
-            "cotton blend",
-            "short sleeve",
-            "moisture wicking",
-            "machine wash",
-            "crew neck",
-            "slim fit",
-        ),
-        {"color": _COLORS, "size": _SIZES},
-        (8.0, 35.0),
-        ("3 pack",),
-    ),
-    ProductType(
-        "jeans",
-        ("jeans",),
-        "fashion",
-        "Clothing, Shoes & Jewelry › Women › Clothing › Jeans",
-        (
-            "high waist",
-            "stretch denim",
-            "skinny fit",
-            "button closure",
-            "distressed look",
-            "machine wash",
-        ),
-        {
-            "color": ("light wash blue", "dark wash blue", "black", "white", "grey"),
-            "size": ("24", "26", "28", "30", "32", "34"),
-        },
-        (20.0, 90.0),
-        (),
-    ),
-    ProductType(
-        "dress",
-        ("dress",),
-        "fashion",
-        "Clothing, Shoes & Jewelry › Women › Clothing › Dresses › Casual",
-        ("floral print", "v neck", "long sleeve", "flowy chiffon", "midi length", "side pockets"),
-        {"color": _COLORS[4:14], "size": _SIZES},
-        (18.0, 75.0),
-        ("summer",),
-    ),
-    ProductType(
-        "backpack",
-        ("backpack",),
-        "fashion",
-        "Clothing, Shoes & Jewelry › Luggage & Travel Gear › Backpacks › Laptop Backpacks",
-        (
-            "water resistant",
-            "laptop compartment",
-            "usb charging port",
-            "anti theft",
-            "padded straps",
-            "large capacity",
-        ),
-        {"color": _COLORS[:10]},
-        (20.0, 95.0),
-        ("travel",),
-    ),
-    ProductType(
-        "sunglasses",
-        ("sunglasses",),
-        "fashion",
-        "Clothing, Shoes & Jewelry › Men › Accessories › Sunglasses & Eyewear Accessories",
-        (
-            "polarized lens",
-            "uv protection",
-            "metal frame",
-            "lightweight design",
-            "aviator style",
-            "scratch resistant",
-        ),
-        {"color": ("black", "gold", "silver", "tortoise brown", "blue mirror")},
-        (10.0, 120.0),
-        (),
-    ),
-    # --- grocery ----------------------------------------------------------------------------
-    ProductType(
-        "coffee beans",
-        ("coffee", "beans"),
-        "grocery",
-        "Grocery & Gourmet Food › Beverages › Coffee, Tea & Cocoa › Coffee › Whole Coffee Beans",
-        ("medium roast", "dark roast", "single origin", "fair trade", "usda organic", "low acid"),
-        {
-            "size": ("12 ounce", "2 pound", "5 pound"),
-            "flavor name": ("original", "hazelnut", "french vanilla", "mocha"),
-        },
-        (8.0, 60.0),
-        ("whole bean",),
-    ),
-    ProductType(
-        "green tea",
-        ("tea",),
-        "grocery",
-        "Grocery & Gourmet Food › Beverages › Coffee, Tea & Cocoa › Tea › Green",
-        (
-            "caffeine free",
-            "usda organic",
-            "non gmo",
-            "gluten free",
-            "individually wrapped",
-            "loose leaf",
-        ),
-        {
-            "size": ("20 count", "50 count", "100 count"),
-            "flavor name": ("jasmine", "matcha", "lemon ginger", "mint"),
-        },
-        (4.0, 30.0),
-        ("tea bags",),
-    ),
-    ProductType(
-        "protein bars",
-        ("protein", "bars"),
-        "grocery",
-        "Grocery & Gourmet Food › Snack Foods › Bars › Protein Bars",
-        ("gluten free", "low sugar", "high protein", "keto friendly", "plant based", "non gmo"),
-        {
-            "size": ("12 count", "24 count"),
-            "flavor name": ("chocolate chip", "peanut butter", "cookie dough", "birthday cake"),
-        },
-        (12.0, 45.0),
-        ("snack",),
-    ),
-    ProductType(
-        "olive oil",
-        ("olive", "oil"),
-        "grocery",
-        "Grocery & Gourmet Food › Pantry Staples › Cooking Oils › Olive",
-        (
-            "extra virgin",
-            "cold pressed",
-            "first press",
-            "usda organic",
-            "glass bottle",
-            "single estate",
-        ),
-        {"size": ("16.9 fl oz", "25.3 fl oz", "33.8 fl oz", "68 fl oz")},
-        (9.0, 55.0),
-        (),
-    ),
-    # --- electronics ------------------------------------------------------------------------
-    ProductType(
-        "wireless earbuds",
-        ("earbuds",),
-        "electronics",
-        "Electronics › Headphones, Earbuds & Accessories › Headphones & Earbuds › Earbud",
-        (
-            "noise cancelling",
-            "bluetooth 5.3",
-            "charging case",
-            "sweat proof",
-            "long battery life",
-            "built in microphone",
-        ),
-        {"color": ("black", "white", "navy blue", "rose gold")},
-        (15.0, 150.0),
-        ("sport",),
-    ),
-    ProductType(
-        "phone case",
-        ("phone", "case"),
-        "electronics",
-        "Electronics › Cell Phones & Accessories › Cases, Holsters & Sleeves › Basic Cases",
-        (
-            "shockproof bumper",
-            "wireless charging compatible",
-            "slim profile",
-            "screen protector",
-            "kickstand stand",
-            "clear back",
-        ),
-        {"color": _COLORS[:12], "style": ("iphone 14", "iphone 15", "galaxy s23", "pixel 8")},
-        (6.0, 40.0),
-        (),
-    ),
-    ProductType(
-        "usb c cable",
-        ("usb", "cable"),
-        "electronics",
-        "Electronics › Computers & Accessories › Computer Accessories & Peripherals › Cables",
-        (
-            "fast charging",
-            "braided nylon",
-            "data transfer",
-            "100w power delivery",
-            "tangle free",
-            "aluminum connector",
-        ),
-        {"size": ("3 ft", "6 ft", "10 ft"), "color": ("black", "white", "red", "sky blue")},
-        (5.0, 25.0),
-        ("2 pack",),
-    ),
-    ProductType(
-        "bluetooth speaker",
-        ("speaker",),
-        "electronics",
-        "Electronics › Portable Audio & Video › Portable Speakers & Docks › Portable Bluetooth",
-        (
-            "waterproof ip67",
-            "stereo sound",
-            "deep bass",
-            "long battery life",
-            "portable design",
-            "hands free calling",
-        ),
-        {"color": ("black", "blue", "red", "teal", "camo green")},
-        (20.0, 130.0),
-        ("outdoor",),
-    ),
-    ProductType(
-        "hdmi cable",
-        ("hdmi", "cable"),
-        "electronics",
-        "Electronics › Television & Video › Accessories › Cables › HDMI Cables",
-        (
-            "4k 120hz",
-            "high speed",
-            "gold plated",
-            "ethernet channel",
-            "braided nylon",
-            "8k ultra hd",
-        ),
-        {"size": ("3 ft", "6 ft", "10 ft", "15 ft")},
-        (6.0, 30.0),
-        (),
-    ),
-    # --- home -------------------------------------------------------------------------------
-    ProductType(
-        "office chair",
-        ("office", "chair"),
-        "home",
-        "Home & Kitchen › Furniture › Home Office Furniture › Home Office Chairs",
-        (
-            "lumbar support",
-            "adjustable height",
-            "mesh back",
-            "easy assembly",
-            "heavy duty",
-            "padded armrests",
-        ),
-        {"color": ("black", "grey", "white", "navy blue", "pink")},
-        (60.0, 300.0),
-        ("ergonomic",),
-    ),
-    ProductType(
-        "bed sheets",
-        ("bed", "sheets"),
-        "home",
-        "Home & Kitchen › Bedding › Sheets & Pillowcases › Sheet & Pillowcase Sets",
-        (
-            "deep pocket",
-            "egyptian cotton",
-            "wrinkle free",
-            "cooling fabric",
-            "machine washable",
-            "fade resistant",
-        ),
-        {"color": _COLORS[:12], "size": ("twin", "full", "queen", "king", "california king")},
-        (20.0, 110.0),
-        ("4 piece",),
-    ),
-    ProductType(
-        "throw pillow covers",
-        ("pillow", "covers"),
-        "home",
-        "Home & Kitchen › Home Décor Products › Decorative Pillows, Inserts & Covers",
-        (
-            "velvet fabric",
-            "hidden zipper",
-            "farmhouse style",
-            "double sided",
-            "machine washable",
-            "boho pattern",
-        ),
-        {"color": _COLORS, "size": ("16 x 16 inch", "18 x 18 inch", "20 x 20 inch")},
-        (8.0, 35.0),
-        ("set of 2",),
-    ),
-    ProductType(
-        "coffee table",
-        ("coffee", "table"),
-        "home",
-        "Home & Kitchen › Furniture › Living Room Furniture › Tables › Coffee Tables",
-        (
-            "solid wood",
-            "storage shelf",
-            "easy assembly",
-            "mid century",
-            "lift top",
-            "rustic finish",
-        ),
-        {"color": ("walnut brown", "black", "white", "natural oak", "grey")},
-        (60.0, 280.0),
-        (),
-    ),
-    ProductType(
-        "desk lamp",
-        ("desk", "lamp"),
-        "home",
-        "Home & Kitchen › Lighting & Ceiling Fans › Lamps & Shades › Desk Lamps",
-        (
-            "dimmable led",
-            "usb charging port",
-            "eye caring",
-            "touch control",
-            "adjustable arm",
-            "memory function",
-        ),
-        {"color": ("black", "white", "silver", "rose gold")},
-        (15.0, 70.0),
-        (),
-    ),
-    ProductType(
-        "dog bed",
-        ("dog", "bed"),
-        "pets",
-        "Pet Supplies › Dogs › Beds & Furniture › Beds",
-        (
-            "orthopedic foam",
-            "washable cover",
-            "non slip bottom",
-            "waterproof lining",
-            "calming design",
-            "raised rim",
-        ),
-        {"color": ("grey", "brown", "beige", "navy blue"), "size": _SIZES[:4]},
-        (20.0, 120.0),
-        (),
-    ),
-)
-
 #: Extra nouns that appear in titles (besides type nouns and brands).
-EXTRA_NOUNS: frozenset[str] = frozenset(
-    {"pack", "formula", "cream", "pieces", "set", "bags", "bean", "piece", "snack", "road"}
-)
-
-_BRAND_SYLLABLES = (
-    "lu",
-    "mo",
-    "ra",
-    "ve",
-    "zen",
-    "ka",
-    "tri",
-    "no",
-    "va",
-    "sol",
-    "quin",
-    "bel",
-    "dor",
-    "fi",
-    "max",
-    "ori",
-    "pex",
-    "ta",
-    "ul",
-    "ly",
-    "ser",
-    "gro",
-    "nix",
-    "ae",
-)
-_BULLET_TEMPLATES = (
-    "{A}: designed with {a} for everyday use",
-    "{A} - our {noun} is made to last",
-    "Premium {a} quality that customers love",
-    "{A} makes this {noun} a great choice",
-)
-_DESCRIPTION_TEMPLATES = (
-    "This {noun} from {brand} combines {attrs}. {extra}",
-    "{brand} presents a {noun} with {attrs}. {extra}",
-    "Meet the {brand} {noun}: {attrs}. {extra}",
-)
-_DESCRIPTION_EXTRAS = (
-    "Backed by our satisfaction guarantee.",
-    "A thoughtful gift for friends and family.",
-    "Ships in recyclable packaging.",
-    "Customer service is available every day.",
-)
-_REVIEW_TITLES = ("Great value", "Works as described", "Not bad", "Would buy again", "Okay")
-_REVIEW_BODIES = (
-    "Exactly what I was looking for.",
-    "Quality is fine for the price.",
-    "Arrived quickly and well packed.",
-    "It does the job.",
-)
-_INSTRUCTION_TEMPLATES = (
-    "i am looking for {article} {attrs} {noun}",
-    "i need {article} {attrs} {noun}",
-    "find me {article} {noun} that is {attrs}",
-    "i want to buy {article} {noun} which is {attrs}",
-    "i'd like {article} {attrs} {noun}",
-    "looking for {article} {noun} with {attrs}",
-)
-_PLURAL_NOUNS = frozenset(
-    {
-        "running shoes",
-        "jeans",
-        "sunglasses",
-        "coffee beans",
-        "protein bars",
-        "wireless earbuds",
-        "bed sheets",
-        "throw pillow covers",
-        "hair extensions",
-    }
-)
+EXTRA_NOUNS: frozenset[str] = vocab.EXTRA_NOUNS
 
 
 def _asin(rng: np.random.Generator, used: set[str]) -> str:
@@ -616,7 +80,9 @@ def _asin(rng: np.random.Generator, used: set[str]) -> str:
 
 def _brand(rng: np.random.Generator) -> str:
     n = int(rng.integers(2, 4))
-    return "".join(_BRAND_SYLLABLES[i] for i in rng.integers(0, len(_BRAND_SYLLABLES), n)).title()
+    return "".join(
+        vocab.BRAND_SYLLABLES[i] for i in rng.integers(0, len(vocab.BRAND_SYLLABLES), n)
+    ).title()
 
 
 def _pick(rng: np.random.Generator, pool: tuple[str, ...], lo: int, hi: int) -> list[str]:
@@ -637,16 +103,18 @@ def _make_product(
         extra = ", " + ptype.extras[int(rng.integers(len(ptype.extras)))].title()
     title = f"{brand} {' '.join(a.title() for a in title_attrs)} {ptype.noun.title()}{extra}"
     bullets = [
-        _BULLET_TEMPLATES[int(rng.integers(len(_BULLET_TEMPLATES)))].format(
+        vocab.BULLET_TEMPLATES[int(rng.integers(len(vocab.BULLET_TEMPLATES)))].format(
             A=a.capitalize(), a=a, noun=ptype.noun
         )
         for a in attrs
     ]
-    description = _DESCRIPTION_TEMPLATES[int(rng.integers(len(_DESCRIPTION_TEMPLATES)))].format(
+    description = vocab.DESCRIPTION_TEMPLATES[
+        int(rng.integers(len(vocab.DESCRIPTION_TEMPLATES)))
+    ].format(
         noun=ptype.noun,
         brand=brand,
         attrs=", ".join(attrs[:-1]) + " and " + attrs[-1],
-        extra=_DESCRIPTION_EXTRAS[int(rng.integers(len(_DESCRIPTION_EXTRAS)))],
+        extra=vocab.DESCRIPTION_EXTRAS[int(rng.integers(len(vocab.DESCRIPTION_EXTRAS)))],
     )
     options = {name: _pick(rng, pool, 2, 6) for name, pool in ptype.options.items()}
     low, high = ptype.price
@@ -654,9 +122,9 @@ def _make_product(
     n_reviews = int(rng.integers(0, 4))
     reviews = [
         {
-            "title": _REVIEW_TITLES[int(rng.integers(len(_REVIEW_TITLES)))],
+            "title": vocab.REVIEW_TITLES[int(rng.integers(len(vocab.REVIEW_TITLES)))],
             "score": int(rng.integers(2, 6)),
-            "body": _REVIEW_BODIES[int(rng.integers(len(_REVIEW_BODIES)))],
+            "body": vocab.REVIEW_BODIES[int(rng.integers(len(vocab.REVIEW_BODIES)))],
         }
         for _ in range(n_reviews)
     ]
@@ -707,8 +175,8 @@ def make_goal(product: dict[str, Any], rng: np.random.Generator) -> dict[str, An
     }
     price_upper = price_upper_for(product["pricing"][0], rng)
     noun = product["query"]
-    template = _INSTRUCTION_TEMPLATES[int(rng.integers(len(_INSTRUCTION_TEMPLATES)))]
-    article = "" if noun in _PLURAL_NOUNS else ("an" if noun[0] in "aeiou" else "a")
+    template = vocab.INSTRUCTION_TEMPLATES[int(rng.integers(len(vocab.INSTRUCTION_TEMPLATES)))]
+    article = "" if noun in vocab.PLURAL_NOUNS else ("an" if noun[0] in "aeiou" else "a")
     attr_text = goal_attrs[0] if k == 1 else ", ".join(goal_attrs[:-1]) + " and " + goal_attrs[-1]
     text = template.format(article=article, attrs=attr_text, noun=noun)
     text = re.sub(r"\s+", " ", text).strip()
@@ -790,10 +258,10 @@ def generate_catalog(n_products: int = 10_000, seed: int = 0, n_goals: int = 6_0
     goal_rng = np.random.default_rng([seed, 1])
     order = goal_rng.permutation(n_products)[: min(n_goals, n_products)]
     goals = [make_goal(products[int(i)], goal_rng) for i in order]
-    vocab = {w.lower() for b in brands for w in b.split()}
+    nouns = {w.lower() for b in brands for w in b.split()}
     for ptype in PRODUCT_TYPES:
-        vocab.update(ptype.nouns)
-    vocab |= EXTRA_NOUNS
+        nouns.update(ptype.nouns)
+    nouns |= EXTRA_NOUNS
     return Catalog(
-        products, goals, frozenset(vocab), name=f"generated(n={n_products}, seed={seed})"
+        products, goals, frozenset(nouns), name=f"generated(n={n_products}, seed={seed})"
     )

@@ -1,4 +1,4 @@
-"""Reading a shop page: visible text, clickables and the score, from its HTML.
+"""Reading a shop page: visible text and clickables, from its HTML.
 
 The text modes of princeton-nlp/WebShop (``envs/web_agent_text_env.py``) parse the page with
 BeautifulSoup: ``text`` joins the visible strings with `` [SEP] ``, ``text_rich`` marks buttons
@@ -6,14 +6,13 @@ and options, and the clickables are the ``.btn`` buttons, the ``.product-link`` 
 their lower-cased text) and the radio inputs (keyed by their value). This module does the same
 with the standard library's :class:`html.parser.HTMLParser`, and also records how each
 clickable is followed (HTTP method and URL for the text mode, a CSS selector for the browser).
+The score is not read from pages: the environment takes it from the server's session record.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import Any
 
 _INVISIBLE = frozenset({"style", "script", "head", "title", "meta", "[document]"})
 _VOID = frozenset({"input", "br", "img", "meta", "link", "hr"})
@@ -50,13 +49,11 @@ class ParsedPage:
             checked (options).
         clickables: lower-cased key -> :class:`Clickable` (buttons, product links, options).
         search_action: the search form's URL when the page has a search box, else ``None``.
-        reward_info: the score details of a done page, else ``None``.
     """
 
     texts: list[tuple[str, str, bool]] = field(default_factory=list)
     clickables: dict[str, Clickable] = field(default_factory=dict)
     search_action: str | None = None
-    reward_info: dict[str, Any] | None = None
 
     def text(self) -> str:
         """The ``text`` observation: visible strings joined by `` [SEP] ``."""
@@ -89,8 +86,6 @@ class _Parser(HTMLParser):
         self.stack: list[tuple[str, dict[str, str]]] = []
         self.form: dict[str, str] | None = None
         self.radios: dict[str, dict[str, str]] = {}
-        self.script_id: str | None = None
-        self.script_text: list[str] = []
         self.pending_button: dict[str, str] | None = None
         self.pending_link: dict[str, str] | None = None
         self.label_for: str | None = None
@@ -117,21 +112,12 @@ class _Parser(HTMLParser):
             self.pending_link = a
         elif tag == "label":
             self.label_for = a.get("for")
-        elif tag == "script":
-            self.script_id = a.get("id")
-            self.script_text = []
         if tag not in _VOID:
             self.stack.append((tag, a))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":
             self.form = None
-        elif tag == "script" and self.script_id == "reward-info":
-            try:
-                self.page.reward_info = json.loads("".join(self.script_text))
-            except json.JSONDecodeError:
-                self.page.reward_info = None
-            self.script_id = None
         elif tag == "label":
             self.label_for = None
         while self.stack:
@@ -141,8 +127,6 @@ class _Parser(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         tag = self.stack[-1][0] if self.stack else "[document]"
-        if tag == "script":
-            self.script_text.append(data)
         if any(t in _INVISIBLE for t, _ in self.stack) or tag in _INVISIBLE:
             return
         text = data.strip()

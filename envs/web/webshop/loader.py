@@ -14,8 +14,17 @@ Drive into ``data/``):
 
 Products are cleaned as ``engine.load_products`` does (options lower-cased with ``/`` written
 `` | ``, ``DUMMY_ATTR`` for products without attributes, prices parsed from the ``pricing``
-string; a price range is priced at a seeded uniform draw inside it), and goals are built as
-``engine/goal.py`` builds human or synthetic goals, then shuffled with a fixed seed.
+string), and goals are built as ``engine/goal.py`` builds human or synthetic goals, in product
+order, then shuffled exactly as the original shuffles them (``random.seed(233)`` then
+``random.shuffle``; here on a private ``random.Random(233)``), so goals 0–499 are the original's
+test goals. Human instructions lose trailing periods (``strip('.')``), synthetic ones keep them,
+as in the original.
+
+Differences: the original draws the price of a price-range product (``random.uniform``) and the
+goal price caps (``random.sample``) from Python's *unseeded* global generator, so they change
+from run to run there; here both are seeded draws (numpy, ``seed``). Products whose synthetic
+instruction has no attributes are skipped (the original stops on an assertion), as are products
+missing from ``items_ins_v2*.json`` in synthetic mode (a ``KeyError`` there).
 """
 
 from __future__ import annotations
@@ -24,7 +33,9 @@ import glob
 import itertools
 import json
 import os
+import random
 import re
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -57,7 +68,7 @@ def _clean_product(raw: dict[str, Any], attrs: dict[str, Any], reviews: dict[str
     price_tag = f"${pricing[0]}" if len(pricing) == 1 else f"${pricing[0]} to ${pricing[1]}"
     options: dict[str, list[str]] = {}
     for name, contents in (raw.get("customization_options") or {}).items():
-        if not contents:
+        if contents is None:
             continue
         options[name.lower()] = [
             str(c["value"]).strip().replace("/", " | ").lower() for c in contents
@@ -83,7 +94,11 @@ def _clean_product(raw: dict[str, Any], attrs: dict[str, Any], reviews: dict[str
         "product_category": raw.get("product_category", ""),
         "BulletPoints": bullets if isinstance(bullets, list) else [bullets],
         "Description": raw.get("full_description", "") or "",
-        "Attributes": list(attrs.get(asin, {}).get("attributes", [])) or ["DUMMY_ATTR"],
+        "Attributes": (
+            list(attrs[asin]["attributes"])
+            if "attributes" in attrs.get(asin, {})
+            else ["DUMMY_ATTR"]
+        ),
         "options": options,
         "option_to_image": {},
         "pricing": pricing,
@@ -95,6 +110,7 @@ def _clean_product(raw: dict[str, Any], attrs: dict[str, Any], reviews: dict[str
 
 
 def _goal(product: dict[str, Any], text: str, attrs: list[str], options: Any, price_upper: float):
+    """A goal dict; ``text`` is the instruction before the price clause."""
     price_text = f", and price lower than {price_upper:.2f} dollars" if price_upper < 1e6 else ""
     return {
         "asin": product["asin"],
@@ -102,7 +118,7 @@ def _goal(product: dict[str, Any], text: str, attrs: list[str], options: Any, pr
         "query": product["query"],
         "name": product["name"],
         "product_category": product["product_category"],
-        "instruction_text": text.strip(".") + price_text,
+        "instruction_text": text + price_text,
         "attributes": list(attrs),
         "price_upper": price_upper,
         "goal_options": options,
@@ -124,10 +140,11 @@ def load_original(
         num_products: keep only the first ``num_products`` products (the files are shuffled).
         human_goals: use ``items_human_ins.json`` (default: when the file exists) instead of the
             synthetic instructions of ``items_ins_v2*.json``.
-        seed: seed for price draws and the goal shuffle.
+        seed: seed of the goal shuffle (the original's 233) and of the price draws.
 
     Returns:
-        A :class:`Catalog` whose type reward uses :func:`~.reward.heuristic_nouns`.
+        A :class:`Catalog` whose type reward uses :func:`~.reward.heuristic_nouns`; its goals are
+        in the original's order.
     """
     rng = np.random.default_rng(seed)
     with open(_find(folder, "items_shuffle*.json")) as f:  # type: ignore[arg-type]
@@ -135,7 +152,9 @@ def load_original(
     with open(_find(folder, "items_ins_v2*.json")) as f:  # type: ignore[arg-type]
         attributes = json.load(f)
     human_path = _find(folder, "items_human_ins*.json", required=False)
-    review_path = _find(folder, "items_reviews*.json", required=False)
+    review_path = _find(folder, "items_reviews*.json", required=False) or _find(
+        folder, "reviews.json", required=False
+    )
     reviews: dict[str, Any] = {}
     if review_path:
         with open(review_path) as f:
@@ -156,45 +175,64 @@ def load_original(
         for p in products
     }
     for p in products:  # the price a buyer pays is fixed once, as generate_product_prices
-        p["pricing"] = [round(prices[p["asin"]], 2), *p["pricing"][1:]]
+        p["pricing"] = [prices[p["asin"]], *p["pricing"][1:]]
 
     use_human = human_path is not None if human_goals is None else human_goals
-    goals: list[dict[str, Any]] = []
     if use_human:
         if human_path is None:
             raise FileNotFoundError(f"no items_human_ins*.json in {folder!r}")
         with open(human_path) as f:
-            human = json.load(f)
-        for p in products:
-            for ins in human.get(p["asin"], []):
-                if not ins.get("instruction_attributes"):
-                    continue
-                goals.append(
-                    _goal(
-                        p,
-                        ins["instruction"],
-                        ins["instruction_attributes"],
-                        list(ins.get("instruction_options", [])),
-                        price_upper_for(prices[p["asin"]], rng),
-                    )
-                )
+            goals = _human_goals(products, json.load(f), prices, rng)
     else:
-        for p in products:
-            entry = attributes.get(p["asin"], {})
-            if not entry.get("instruction") or not entry.get("instruction_attributes"):
-                continue
-            names = sorted(p["options"])
-            price_upper = price_upper_for(prices[p["asin"]], rng)
-            for combo in itertools.product(*(p["options"][n] for n in names)):
-                goal_options = dict(zip(names, combo, strict=True))
-                text = entry["instruction"].strip(".")
-                if goal_options:
-                    text += " with " + ", and ".join(f"{k}: {v}" for k, v in goal_options.items())
-                goals.append(
-                    _goal(p, text, entry["instruction_attributes"], goal_options, price_upper)
-                )
-    order = rng.permutation(len(goals))
-    goals = [goals[int(i)] for i in order]
+        goals = _synthetic_goals(products, attributes, prices, rng)
     if not goals:
         raise ValueError(f"no goals could be built from the files in {folder!r}")
+    random.Random(seed).shuffle(goals)  # == random.seed(233); random.shuffle(goals)
     return Catalog(products, goals, None, name=f"original({folder})")
+
+
+def _human_goals(
+    products: list[dict[str, Any]],
+    human: dict[str, Any],
+    prices: dict[str, float],
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
+    """``get_human_goals``: one goal per human instruction with attributes, in product order."""
+    goals = []
+    for p in products:
+        for ins in human.get(p["asin"], []):
+            if not ins.get("instruction_attributes"):
+                continue
+            price_upper = price_upper_for(prices[p["asin"]], rng)
+            options = list(ins.get("instruction_options", []))
+            text = str(ins["instruction"]).strip(".")
+            goals.append(_goal(p, text, ins["instruction_attributes"], options, price_upper))
+    return goals
+
+
+def _synthetic_goals(
+    products: list[dict[str, Any]],
+    attributes: dict[str, Any],
+    prices: dict[str, float],
+    rng: np.random.Generator,
+) -> list[dict[str, Any]]:
+    """``get_synthetic_goals``: one goal per option combination of every product with an
+    instruction, the instruction text kept as written (trailing period included)."""
+    goals: list[dict[str, Any]] = []
+    for p in products:
+        entry = attributes.get(p["asin"], {})
+        instruction = entry.get("instruction")
+        if instruction is None or not entry.get("instruction_attributes"):
+            continue
+        names = sorted(p["options"])
+        price_upper = price_upper_for(prices[p["asin"]], rng)
+        for combo in itertools.product(*(p["options"][n] for n in names)):
+            goal_options = dict(zip(names, combo, strict=True))
+            text = str(instruction)
+            if goal_options:
+                text += " with " + ", and ".join(f"{k}: {v}" for k, v in goal_options.items())
+            goals.append(_goal(p, text, entry["instruction_attributes"], goal_options, price_upper))
+    counts = Counter(a for g in goals for a in g["attributes"])
+    for goal in goals:  # the original's sampling weight of a synthetic goal
+        goal["weight"] = sum(1.0 / counts[a] for a in goal["attributes"]) / len(goal["attributes"])
+    return goals

@@ -1,7 +1,9 @@
 """HTML pages of the shop, laid out as the templates of princeton-nlp/WebShop.
 
 Pages: search (``/<session>``), results (``/search_results/<session>``: 10 of the top 50 per
-page with ``Back to Search``, ``< Prev``, ``Next >``), item (``/item_page/<session>/<asin>``:
+page with ``Back to Search``, ``< Prev`` from page 2 on, and ``Next >`` on every page as in the
+original — past the last result it shows an empty page; ``always_next=False`` shows it only while
+more results follow, as agentgym 0.1 did), item (``/item_page/<session>/<asin>``:
 option radio buttons, title, price, rating, sub-page buttons, ``Buy Now``), sub-pages
 (``Description``, ``Features``, ``Reviews``, ``Attributes``) and done (``/done/...``).
 
@@ -58,6 +60,16 @@ def results_url(sid: str, q: str, page: int) -> str:
     return _url(f"/search_results/{quote(sid)}", q=q, page=page)
 
 
+def start_url(sid: str) -> str:
+    """The search page of session ``sid``."""
+    return f"/{quote(sid)}"
+
+
+def search_form_url(sid: str) -> str:
+    """Where the search form of session ``sid`` is submitted (``?search_query=<q>``)."""
+    return f"/search/{quote(sid)}"
+
+
 def _options_json(options: dict[str, str]) -> str:
     return json.dumps(options, sort_keys=True, separators=(",", ":"))
 
@@ -86,7 +98,7 @@ def search_page(sid: str, instruction: str) -> str:
     body = (
         '<div class="container"><h1>WebShop</h1>'
         f"{_instruction(instruction)}"
-        f'<form id="search-form" method="get" action="/search/{escape(quote(sid))}">'
+        f'<form id="search-form" method="get" action="{escape(search_form_url(sid))}">'
         '<input type="text" id="search_input" name="search_query" '
         'placeholder="Search..." autocomplete="off">'
         '<button type="submit" class="btn" id="btn-search">Search</button></form></div>'
@@ -101,17 +113,19 @@ def results_page(
     page: int,
     products: list[dict[str, Any]],
     total: int,
+    always_next: bool = True,
 ) -> str:
-    """Page ``page`` of the results for ``q`` (``products`` are the ones shown)."""
+    """Page ``page`` of the results for ``q`` (``products`` are the ones shown); ``Next >`` on
+    every page when ``always_next``, else only while more results follow."""
     parts = [
         _instruction(instruction),
         "<div><h1>Results</h1>",
         f"<p>Page {page} (Total results: {total})</p></div><div>",
-        _button("Back to Search", f"/{quote(sid)}", "btn-back-to-search", "btn btn-success"),
+        _button("Back to Search", start_url(sid), "btn-back-to-search", "btn btn-success"),
     ]
     if page > 1:
         parts.append(_button("< Prev", results_url(sid, q, page - 1), "btn-prev"))
-    if page * PRODUCT_WINDOW < total:
+    if always_next or page * PRODUCT_WINDOW < total:
         parts.append(_button("Next >", results_url(sid, q, page + 1), "btn-next"))
     parts.append('</div><div class="grid-container">')
     for product in products:
@@ -141,7 +155,7 @@ def item_page(
     parts = [
         _instruction(instruction),
         "<div>",
-        _button("Back to Search", f"/{quote(sid)}", "btn-back-to-search", "btn btn-success"),
+        _button("Back to Search", start_url(sid), "btn-back-to-search", "btn btn-success"),
         _button("< Prev", results_url(sid, q, page), "btn-prev"),
         "</div><div>",
     ]
@@ -197,7 +211,7 @@ def sub_page(
     parts = [
         _instruction(instruction),
         "<div>",
-        _button("Back to Search", f"/{quote(sid)}", "btn-back-to-search", "btn btn-success"),
+        _button("Back to Search", start_url(sid), "btn-back-to-search", "btn btn-success"),
         _button("< Prev", item_url(sid, product["asin"], q, page, options), "btn-prev"),
         "</div>",
     ]
@@ -219,17 +233,14 @@ def sub_page(
     return _page(sub, "".join(parts))
 
 
-def done_page(
-    asin: str, options: dict[str, str], reward: float, reward_info: dict[str, Any]
-) -> str:
-    """The end page: what was bought and the score (details as JSON for the environment)."""
+def done_page(asin: str, options: dict[str, str], reward: float) -> str:
+    """The end page: what was bought and the score (the environment reads the score from the
+    server's session, not from this page)."""
     opts = ", ".join(f"{k}: {v}" for k, v in options.items()) or "no options"
-    info = json.dumps({"reward": reward, **reward_info}, sort_keys=True).replace("</", "<\\/")
     body = (
         '<div class="container"><h1>Thank you for shopping with us!</h1>'
         f'<h4>Purchased</h4><p id="asin">{escape(asin)}</p><p id="options">{escape(opts)}</p>'
         f'<h4>Your score (min 0.0, max 1.0)</h4><h4 id="reward">{round(reward, 4)}</h4></div>'
-        f'<script type="application/json" id="reward-info">{info}</script>'
     )
     return _page("Done", body)
 

@@ -5,17 +5,37 @@ Given the bought product, the selected options, the price paid and the goal::
     total = (attr_matches + option_matches + [price <= price_upper])
             / (len(goal_attributes) + len(goal_options) + 1) * r_type
 
-* **Attribute match** — a goal attribute matches when some product attribute has
-  ``token_set_ratio(product_attr, goal_attr) > 85`` (rapidfuzz), or when the goal attribute is a
-  substring of the lower-cased title, bullet points or description.
-* **Option match** — every *selected* option value (colours normalized by
-  :func:`normalize_color`) is compared with the goal's option values: exact for ``size``, fuzzy
-  (``token_set_ratio > 85``) otherwise; failing that, a substring of title, bullets or description.
-* **Type reward** ``r_type`` — 1.0, lowered to 0.5 unless the query matches, at least two levels
-  of the category breadcrumb are shared, or the title-noun overlap is above 0.2; 0.1 when the
-  overlap is below 0.1 and 0.0 when it is 0. The original tags title nouns with spaCy; a
-  generated catalog knows its nouns (type nouns, brands), and loaded files fall back to a
-  stop-word heuristic (:func:`heuristic_nouns`).
+Two rule sets (``strict``):
+
+**Original** (``strict=False``, the default) — the original's rules, reproduced exactly (but for
+the noun tagger of the type reward, below):
+
+* *Similarity* :func:`fuzz_score` is the original's ``thefuzz.fuzz.token_set_ratio``: both
+  arguments are turned into ``str``, code points 128–255 are dropped, everything but letters and
+  digits becomes a space, the text is lower-cased, and rapidfuzz's ``token_set_ratio`` is rounded
+  to an integer. A match is a score above 85.
+* *Attribute match* — a goal attribute matches when some product attribute matches it, or when it
+  is a substring of the lower-cased title, bullet points or description.
+* *Option match* — counted per **goal** option: it matches when some selected option value
+  matches it, after both went through :func:`~.colors.normalize_color`. A synthetic goal keeps
+  its options as a dict, and the original passes its ``(name, value)`` *pairs* to the
+  normalisation and the similarity, so a pair is compared as the text ``"name value"`` unless
+  its name or value is exactly a colour word (then it is that word). Consequences: a selected
+  ``large`` matches a goal ``size: x-large``, ``6`` matches ``6.5``; there is no fallback to the
+  product text.
+
+**Strict** (``strict=True``) — agentgym 0.1's rules, kept for reproducing earlier runs: every
+*selected* option is compared with the goal's option *values* (colours normalised with
+:data:`~.colors.LEGACY_COLORS`): exactly for ``size``, with rapidfuzz's unprocessed
+``token_set_ratio > 85`` otherwise, and failing that it matches when the normalised value is a
+substring of the title, bullets or description (so ``navy blue`` → ``blue`` matches
+"bluetooth"). Attributes use the unprocessed ``token_set_ratio`` too.
+
+**Type reward** ``r_type`` (both) — 1.0, lowered to 0.5 unless the query matches, at least two
+levels of the category breadcrumb are shared, or the title-noun overlap is above 0.2; 0.1 when the
+overlap is below 0.1 and 0.0 when it is 0. The original tags title nouns with spaCy; a generated
+catalog knows its nouns (type nouns, brands), and loaded files fall back to a stop-word heuristic
+(:func:`heuristic_nouns`).
 """
 
 from __future__ import annotations
@@ -24,97 +44,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from agentgym.envs.web.webshop.colors import LEGACY_COLORS, normalize_color
+
 #: Option names matched exactly rather than fuzzily (``EXACT_MATCH_OPTS``).
 EXACT_MATCH_OPTS = ("size",)
-
-#: Colour words recognised by :func:`normalize_color`, searched in this order (the first one
-#: contained in the option value wins, as in ``engine/normalize.py``).
-COLOR_SET: tuple[str, ...] = (
-    "alabaster",
-    "apricot",
-    "aqua",
-    "ash",
-    "asphalt",
-    "azure",
-    "banana",
-    "beige",
-    "black",
-    "blue",
-    "blush",
-    "bordeaux",
-    "bronze",
-    "brown",
-    "burgundy",
-    "camel",
-    "camo",
-    "caramel",
-    "champagne",
-    "charcoal",
-    "cheetah",
-    "chestnut",
-    "chocolate",
-    "christmas",
-    "coffee",
-    "cognac",
-    "copper",
-    "coral",
-    "cream",
-    "crimson",
-    "cyan",
-    "denim",
-    "dusty",
-    "ecru",
-    "emerald",
-    "fuchsia",
-    "gold",
-    "gray",
-    "green",
-    "grey",
-    "hot pink",
-    "indigo",
-    "ivory",
-    "jade",
-    "khaki",
-    "lavender",
-    "leopard",
-    "lime",
-    "magenta",
-    "maroon",
-    "mauve",
-    "mint",
-    "mocha",
-    "multicolor",
-    "mustard",
-    "natural",
-    "navy",
-    "neon",
-    "nude",
-    "olive",
-    "orange",
-    "peach",
-    "pewter",
-    "pink",
-    "plum",
-    "purple",
-    "rainbow",
-    "red",
-    "rose gold",
-    "rust",
-    "sage",
-    "sand",
-    "silver",
-    "sky",
-    "slate",
-    "tan",
-    "taupe",
-    "teal",
-    "turquoise",
-    "violet",
-    "walnut",
-    "white",
-    "wine",
-    "yellow",
-)
 
 _FUZZY_THRESHOLD = 85
 _STOPWORDS = frozenset(
@@ -171,18 +104,6 @@ _STOPWORDS = frozenset(
 )
 
 
-def normalize_color(value: str) -> str:
-    """The first colour of :data:`COLOR_SET` contained in ``value``, else ``value`` itself.
-
-    >>> normalize_color("navy blue")  # "blue" comes before "navy" in COLOR_SET
-    'blue'
-    """
-    for color in COLOR_SET:
-        if color in value:
-            return color
-    return value
-
-
 def heuristic_nouns(title: str) -> set[str]:
     """Lower-cased alphabetic words of ``title`` that are not stop words (a stand-in for spaCy's
     NOUN/PROPN tags on loaded catalogs)."""
@@ -199,7 +120,29 @@ def vocab_nouns(vocab: Iterable[str]) -> Callable[[str], set[str]]:
     return nouns
 
 
-def _fuzzy(a: str, b: str) -> float:
+_DROP_LATIN1 = {code: None for code in range(128, 256)}
+
+
+def fuzz_score(a: Any, b: Any) -> int:
+    """The original's similarity of ``a`` and ``b`` in [0, 100] (``thefuzz`` semantics).
+
+    Each argument is converted with ``str`` (a tuple becomes its ``repr``), loses the code
+    points 128–255, and is processed by rapidfuzz's ``default_process`` (non-alphanumerics to
+    spaces, lower case, trimmed); the result is rapidfuzz's ``token_set_ratio`` rounded to an
+    integer, as ``thefuzz.fuzz.token_set_ratio(a, b)`` computes it.
+
+    >>> fuzz_score("x-large", "large"), fuzz_score("6", "6.5"), fuzz_score("ash", "black")
+    (100, 100, 25)
+    """
+    from rapidfuzz import fuzz, utils
+
+    left = utils.default_process(str(a).translate(_DROP_LATIN1))
+    right = utils.default_process(str(b).translate(_DROP_LATIN1))
+    return round(fuzz.token_set_ratio(left, right))  # Python rounds half to even, as thefuzz
+
+
+def _raw_fuzz(a: str, b: str) -> float:
+    """rapidfuzz's ``token_set_ratio`` without processing (agentgym 0.1, ``strict=True``)."""
     from rapidfuzz import fuzz
 
     return float(fuzz.token_set_ratio(a, b))
@@ -243,32 +186,77 @@ def type_reward(
     }
 
 
-def attribute_matches(product: Mapping[str, Any], goal_attrs: list[str]) -> int:
-    """Number of goal attributes the product has (``get_attribute_reward``)."""
+def attribute_matches(
+    product: Mapping[str, Any], goal_attrs: list[str], *, strict: bool = False
+) -> int:
+    """Number of goal attributes the product has (``get_attribute_reward``).
+
+    A goal attribute matches a product attribute with similarity above 85 (:func:`fuzz_score`,
+    or the unprocessed ratio when ``strict``), else when it is a substring of the lower-cased
+    title, bullet points or description.
+    """
+    score = _raw_fuzz if strict else fuzz_score
     title, bullets, desc = _product_text(product)
     count = 0
     for g_attr in goal_attrs:
-        fuzzy = any(
-            _fuzzy(p_attr, g_attr) > _FUZZY_THRESHOLD for p_attr in product.get("Attributes", [])
-        )
+        attrs = product.get("Attributes", [])
+        fuzzy = any(score(p_attr, g_attr) > _FUZZY_THRESHOLD for p_attr in attrs)
         if fuzzy or g_attr in title or g_attr in bullets or g_attr in desc:
             count += 1
     return count
 
 
+def _goal_option_items(goal_options: Any) -> list[Any]:
+    """The goal options as the original hands them to the option reward: the ``(name, value)``
+    pairs of a dict (synthetic goals), the values of a list (human goals)."""
+    if isinstance(goal_options, Mapping):
+        return list(goal_options.items())
+    return list(goal_options)
+
+
 def option_matches(
-    product: Mapping[str, Any], goal_options: list[str], selected: Mapping[str, str]
+    product: Mapping[str, Any],
+    goal_options: Mapping[str, str] | list[str],
+    selected: Mapping[str, str],
+    *,
+    strict: bool = False,
 ) -> int:
-    """Number of selected options that match a goal option (``get_option_reward``)."""
+    """Number of option matches (``get_option_reward``).
+
+    Args:
+        product: the bought product (only used when ``strict``).
+        goal_options: the goal's options: a dict ``name -> value`` (synthetic goals) or a list
+            of values (human goals).
+        selected: option name -> the value chosen on the item page.
+        strict: agentgym 0.1's rules instead of the original's (see the module docstring).
+
+    Returns:
+        Original rules: the number of goal options that some selected value matches
+        (:func:`fuzz_score` > 85 after :func:`~.colors.normalize_color` of both sides).
+        Strict rules: the number of selected options that match a goal option value.
+    """
+    if strict:
+        return _strict_option_matches(product, goal_options, selected)
+    chosen = [normalize_color(value) for value in selected.values()]
+    wanted = [normalize_color(item) for item in _goal_option_items(goal_options)]
+    return sum(
+        1 for goal in wanted if any(fuzz_score(value, goal) > _FUZZY_THRESHOLD for value in chosen)
+    )
+
+
+def _strict_option_matches(
+    product: Mapping[str, Any], goal_options: Any, selected: Mapping[str, str]
+) -> int:
+    values = list(goal_options.values()) if isinstance(goal_options, Mapping) else goal_options
     title, bullets, desc = _product_text(product)
-    goal_norm = [normalize_color(o) for o in goal_options]
+    goal_norm = [normalize_color(o, LEGACY_COLORS) for o in values]
     count = 0
     for name, value in selected.items():
-        value = normalize_color(value)
+        value = normalize_color(value, LEGACY_COLORS)
         if name.lower() in EXACT_MATCH_OPTS:
             matched = value in goal_norm
         else:
-            matched = any(_fuzzy(g, value) > _FUZZY_THRESHOLD for g in goal_norm)
+            matched = any(_raw_fuzz(g, value) > _FUZZY_THRESHOLD for g in goal_norm)
         if matched or value in title or value in bullets or value in desc:
             count += 1
     return count
@@ -280,6 +268,8 @@ def get_reward(
     price: float,
     options: Mapping[str, str],
     nouns: Callable[[str], set[str]] = heuristic_nouns,
+    *,
+    strict: bool = False,
 ) -> tuple[float, dict[str, Any]]:
     """The WebShop score of buying ``product`` with ``options`` at ``price`` for ``goal``.
 
@@ -291,20 +281,22 @@ def get_reward(
         price: the price paid.
         options: option name -> selected value.
         nouns: title-noun tagger for the type reward.
+        strict: agentgym 0.1's option and attribute rules instead of the original's (see the
+            module docstring).
 
     Returns:
         ``(score, parts)``: the score in [0, 1] and its components (``r_type``, ``r_att``,
         ``r_option``, ``r_price``, match counts, weights), as the original's verbose info.
     """
     goal_attrs = list(goal.get("attributes", []))
-    raw_opts = goal.get("goal_options", {})
-    goal_opts = list(raw_opts.values()) if isinstance(raw_opts, Mapping) else list(raw_opts)
+    goal_opts = goal.get("goal_options", {})
+    n_goal_opts = len(goal_opts)
     type_info = type_reward(product, goal, nouns)
     price_upper = float(goal.get("price_upper", 1_000_000.0))
     r_price = float(price <= price_upper) if price_upper > 0 else 0.0
-    n_attr = attribute_matches(product, goal_attrs)
-    n_opt = option_matches(product, goal_opts, options)
-    denom = len(goal_attrs) + len(goal_opts) + 1
+    n_attr = attribute_matches(product, goal_attrs, strict=strict)
+    n_opt = option_matches(product, goal_opts, options, strict=strict)
+    denom = len(goal_attrs) + n_goal_opts + 1
     total = (n_attr + n_opt + r_price) / denom * type_info["r_type"]
     parts: dict[str, Any] = {
         **type_info,
@@ -315,7 +307,7 @@ def get_reward(
         "num_attr_matches": n_attr,
         "num_option_matches": n_opt,
     }
-    if goal_opts:
-        parts["r_option"] = n_opt / len(goal_opts)
-        parts["w_option"] = len(goal_opts) / denom
+    if n_goal_opts:
+        parts["r_option"] = n_opt / n_goal_opts
+        parts["w_option"] = n_goal_opts / denom
     return float(total), parts

@@ -2,12 +2,13 @@
 
 :func:`acquire` returns the process-wide :class:`ShopServer` of a catalog, starting it on a free
 loopback port the first time; every environment calls :func:`release` when it closes, and the
-server stops when the last one has (and at interpreter exit), so no port is left open.
+server stops when the last one has (and at interpreter exit or on SIGINT/SIGTERM), so no port is
+left open. The reference counting is :class:`agentgym.core.resources.SharedResources`.
 
 Routes (GET and POST both accepted, as a browser submits forms with POST):
 
 =====================================================  ========================================
-``/<sid>?goal=<i>&show_attrs=0|1``                      start (or restart) session ``sid``
+``/<sid>?goal=<i>&show_attrs=0|1&strict=0|1``          start (or restart) session ``sid``
 ``/search/<sid>?search_query=<q>``                      the search form; redirects to results
 ``/search_results/<sid>?q=<q>&page=<n>``                results page ``n`` (top 50, 10 a page)
 ``/item_page/<sid>/<asin>?q=&page=&options=<json>``     item page
@@ -16,20 +17,23 @@ Routes (GET and POST both accepted, as a browser submits forms with POST):
 ``/end/<sid>``                                          forget the session
 =====================================================  ========================================
 
-A session holds only its goal and, once bought, the score; everything else is in the URL.
+A session holds its goal, its rule set (``strict``: agentgym 0.1's reward and paging instead of the
+original's) and, once bought, the score; everything else is in the URL. The environment reads the
+score from the session (:meth:`ShopServer.outcome`), never from the page a browser shows.
 """
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from agentgym.core.resources import SharedResources
 from agentgym.envs.web.webshop import pages
 from agentgym.envs.web.webshop.catalog import Catalog
 from agentgym.envs.web.webshop.reward import get_reward, heuristic_nouns, vocab_nouns
@@ -46,6 +50,7 @@ class Session:
 
     goal_index: int
     show_attrs: bool = False
+    strict: bool = False
     done: bool = False
     reward: float = 0.0
     reward_info: dict[str, Any] = field(default_factory=dict)
@@ -131,8 +136,12 @@ class ShopServer:
                 self._search_cache.popitem(last=False)
         return result
 
-    def new_session(self, sid: str, goal_index: int, show_attrs: bool = False) -> Session:
-        session = Session(goal_index=goal_index % len(self.catalog.goals), show_attrs=show_attrs)
+    def new_session(
+        self, sid: str, goal_index: int, show_attrs: bool = False, strict: bool = False
+    ) -> Session:
+        session = Session(
+            goal_index=goal_index % len(self.catalog.goals), show_attrs=show_attrs, strict=strict
+        )
         with self._lock:
             self.sessions[sid] = session
             self.sessions.move_to_end(sid)
@@ -144,6 +153,14 @@ class ShopServer:
         with self._lock:
             self.sessions.pop(sid, None)
 
+    def outcome(self, sid: str) -> tuple[float, dict[str, Any]] | None:
+        """``(score, reward_info)`` once session ``sid`` has bought, else None."""
+        with self._lock:
+            session = self.sessions.get(sid)
+            if session is None or not session.done:
+                return None
+            return session.reward, dict(session.reward_info)
+
     def buy(self, session: Session, asin: str, options: dict[str, str]) -> None:
         """Score buying ``asin`` with ``options`` for the session's goal (once)."""
         if session.done:
@@ -151,7 +168,12 @@ class ShopServer:
         product = self.catalog.by_asin[asin]
         goal = self.catalog.goals[session.goal_index]
         reward, info = get_reward(
-            product, goal, float(product["pricing"][0]), options, nouns=self.nouns
+            product,
+            goal,
+            float(product["pricing"][0]),
+            options,
+            nouns=self.nouns,
+            strict=session.strict,
         )
         session.reward, session.reward_info = reward, info
         session.bought = (asin, dict(options))
@@ -200,7 +222,8 @@ class ShopServer:
                 except ValueError:
                     return not_found(f"goal must be an integer, got {goal!r}")
                 show = request.args.get("show_attrs", "0") == "1"
-                session = self.new_session(sid, goal_index, show)
+                strict = request.args.get("strict", "0") == "1"
+                session = self.new_session(sid, goal_index, show, strict)
             if session is None:
                 return not_found(f"unknown session {sid!r}; start it with /{sid}?goal=<index>")
             return html(pages.search_page(sid, instruction(session)))
@@ -219,7 +242,17 @@ class ShopServer:
             hits = self.search(q.lower())
             shown = hits[(page - 1) * pages.PRODUCT_WINDOW : page * pages.PRODUCT_WINDOW]
             products = [catalog.products[i] for i in shown]
-            return html(pages.results_page(sid, instruction(session), q, page, products, len(hits)))
+            return html(
+                pages.results_page(
+                    sid,
+                    instruction(session),
+                    q,
+                    page,
+                    products,
+                    len(hits),
+                    always_next=not session.strict,
+                )
+            )
 
         @app.route("/item_page/<sid>/<asin>", methods=["GET", "POST"])
         def item_page(sid: str, asin: str) -> Response:
@@ -250,9 +283,7 @@ class ShopServer:
                 return not_found("unknown session, product or malformed page address")
             self.buy(session, asin, nav[2])
             bought_asin, bought_options = session.bought or (asin, nav[2])
-            return html(
-                pages.done_page(bought_asin, bought_options, session.reward, session.reward_info)
-            )
+            return html(pages.done_page(bought_asin, bought_options, session.reward))
 
         @app.route("/end/<sid>", methods=["GET", "POST"])
         def end(sid: str) -> Response:
@@ -261,59 +292,44 @@ class ShopServer:
 
         return app
 
-    def start_url(self, sid: str, goal_index: int, show_attrs: bool = False) -> str:
+    def start_url(
+        self, sid: str, goal_index: int, show_attrs: bool = False, strict: bool = False
+    ) -> str:
         """The URL that starts session ``sid`` on goal ``goal_index``."""
-        return f"{self.url}/{quote(sid)}?goal={goal_index}&show_attrs={int(show_attrs)}"
+        return (
+            f"{self.url}/{quote(sid)}?goal={goal_index}&show_attrs={int(show_attrs)}"
+            f"&strict={int(strict)}"
+        )
 
 
 # -- process-wide shared servers --------------------------------------------------------------
-_SERVERS: dict[Any, tuple[ShopServer, int]] = {}
-_SERVERS_LOCK = threading.Lock()
+_SERVERS: SharedResources[ShopServer] = SharedResources(close=lambda server: server.stop())
+_ENGINES_LOCK = threading.Lock()
 #: Search indexes outlive their server (a restart reuses them); at most a few catalogs.
 _ENGINES: OrderedDict[Any, tuple[Catalog, SearchEngine]] = OrderedDict()
 
 
-def acquire(key: Any, catalog_factory: Any) -> ShopServer:
+def _engine(key: Any, catalog_factory: Callable[[], Catalog]) -> tuple[Catalog, SearchEngine]:
+    with _ENGINES_LOCK:
+        if key not in _ENGINES:
+            catalog = catalog_factory()
+            _ENGINES[key] = (catalog, SearchEngine(catalog.products))
+            while len(_ENGINES) > 4:
+                _ENGINES.popitem(last=False)
+        return _ENGINES[key]
+
+
+def acquire(key: Any, catalog_factory: Callable[[], Catalog]) -> ShopServer:
     """The running shared server for ``key`` (made with ``catalog_factory()`` if needed);
     pair every call with :func:`release`."""
-    with _SERVERS_LOCK:
-        server, refs = _SERVERS.get(key, (None, 0))
-        if server is None:
-            if key not in _ENGINES:
-                catalog = catalog_factory()
-                _ENGINES[key] = (catalog, SearchEngine(catalog.products))
-                while len(_ENGINES) > 4:
-                    _ENGINES.popitem(last=False)
-            catalog, engine = _ENGINES[key]
-            server = ShopServer(catalog, engine).start()
-        _SERVERS[key] = (server, refs + 1)
-        return server
+    return _SERVERS.acquire(key, lambda: ShopServer(*_engine(key, catalog_factory)).start())
 
 
 def release(key: Any) -> None:
     """Drop one reference to the shared server of ``key``; the last one stops it."""
-    with _SERVERS_LOCK:
-        server, refs = _SERVERS.get(key, (None, 0))
-        if server is None:
-            return
-        if refs <= 1:
-            del _SERVERS[key]
-            server.stop()
-        else:
-            _SERVERS[key] = (server, refs - 1)
+    _SERVERS.release(key)
 
 
 def running_servers() -> list[ShopServer]:
     """The shared servers currently running (for tests and diagnostics)."""
-    with _SERVERS_LOCK:
-        return [server for server, _ in _SERVERS.values()]
-
-
-@atexit.register
-def stop_all() -> None:
-    """Stop every shared server (registered with :mod:`atexit`)."""
-    with _SERVERS_LOCK:
-        servers = [server for server, _ in _SERVERS.values()]
-        _SERVERS.clear()
-    for server in servers:
-        server.stop()
+    return _SERVERS.live()

@@ -1,0 +1,1 @@
+"""Tk applications on a virtual X display (Xvfb): see :mod:`.env`."""

@@ -1,0 +1,1 @@
+"""``agentgym/Collab-v0``: collaborative programming with a hidden specification (ColBench)."""
