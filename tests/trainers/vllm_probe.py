@@ -4,15 +4,26 @@ vLLM starts an engine process of its own and changes process-wide settings when 
 the checks run here, under a ``__main__`` guard, and print one JSON line of measurements that
 the test asserts on. Usage::
 
-    python vllm_probe.py engine MODEL_DIR       # engine checks
-    python vllm_probe.py train CONFIG_JSON      # agentgym's recipe with hardware.engine=vllm
+    python vllm_probe.py MODEL_DIR CONFIG_JSON WORK_DIR
+
+It runs, one after another in this one process (vLLM's import and start-up cost tens of seconds
+each time, so one process serves all the checks):
+
+1. the engine checks on ``MODEL_DIR``: log-probs vs teacher forcing, seeds, weight sync;
+2. agentgym's recipe with ``hardware.engine=vllm`` (``CONFIG_JSON``), writing a run directory;
+3. ``agentgym eval ... engine=vllm`` on that run's newest checkpoint, through the CLI's
+   ``main`` (its output and exit code are reported), writing episodes under ``WORK_DIR``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -108,7 +119,27 @@ def train_run(config_json: str) -> dict:
     }
 
 
+def eval_cli(run_dir: str, work_dir: str) -> dict:
+    """``agentgym eval env=sokoban policy=RUN_DIR engine=vllm`` through the CLI's ``main``."""
+    from rich.console import Console
+
+    from agentgym.cli.main import main
+
+    out = os.path.join(work_dir, "episodes.jsonl")
+    text = io.StringIO()
+    console = Console(file=text, width=200, force_terminal=False)
+    os.chdir(work_dir)
+    with contextlib.redirect_stdout(text):
+        code = main(["eval", "env=sokoban", f"policy={run_dir}", "engine=vllm", "episodes=3",
+                     "max_turns=4", "workers=0", "device=cpu", f"out={out}"], console=console)
+    episodes = len(Path(out).read_text().splitlines()) if os.path.exists(out) else 0
+    return {"exit_code": code, "stdout": text.getvalue()[-3000:], "episodes": episodes}
+
+
 if __name__ == "__main__":
-    mode, argument = sys.argv[1], sys.argv[2]
-    report = engine_checks(argument) if mode == "engine" else train_run(argument)
+    model_dir, config_json, work_dir = sys.argv[1:4]
+    report = {"engine": engine_checks(model_dir)}
+    print("PROBE-PART engine " + json.dumps(report["engine"]), flush=True)
+    report["train"] = train_run(config_json)
+    report["eval"] = eval_cli(json.loads(config_json)["trainer"]["run_dir"], work_dir)
     print("PROBE " + json.dumps(report), flush=True)
