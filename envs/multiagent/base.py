@@ -109,6 +109,9 @@ class TextAECEnv(AECEnv):
         }
         self.agents: list[str] = []
         self._notes: dict[str, list[str]] = {}
+        # the refusal of the agent's last action, shown until it plays a valid one: only the
+        # latest (a seat that repeats an invalid move must not see its prompt grow each time)
+        self._last_refusal: dict[str, str] = {}
         self._turns = 0
         self._over = False
         self._success: dict[str, bool] = {}
@@ -194,6 +197,7 @@ class TextAECEnv(AECEnv):
         self._seed = seed
         self.agents = list(self.possible_agents)
         self._notes = {agent: [] for agent in self.agents}
+        self._last_refusal = {}
         self._turns = 0
         self._over = False
         self._success = dict.fromkeys(self.agents, False)
@@ -208,6 +212,8 @@ class TextAECEnv(AECEnv):
 
     def observe(self, agent: str) -> TextObservation:
         notes = self._notes.get(agent, [])
+        if agent in self._last_refusal:
+            notes = [*notes, self._last_refusal[agent]]
         head = "\n".join(notes) + "\n\n" if notes else ""
         return TextObservation(head + self._view(agent) + "\n\n" + self._prompt(agent))
 
@@ -227,11 +233,10 @@ class TextAECEnv(AECEnv):
             if message is not None:  # refused by the game: nothing changed, keep the notes
                 self._notes[agent] = notes_before
         valid = message is None
-        if not valid:
-            self._notes[agent] = [
-                *self._notes.get(agent, []),
-                f"Invalid action {echo_action(action)}: {message}",
-            ]
+        if valid:
+            self._last_refusal.pop(agent, None)
+        else:
+            self._last_refusal[agent] = f"Invalid action {echo_action(action)}: {message}"
         if self._over:
             self.terminations = dict.fromkeys(self.agents, True)
         elif self.max_turns is not None and self._turns >= self.max_turns:

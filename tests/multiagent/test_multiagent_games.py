@@ -40,7 +40,9 @@ def test_tictactoe_text_moves_and_refusals():
         assert env.infos["player_1"]["action_valid"] is False
         assert env.agent_selection == "player_1"
         assert env.board() == "." * 9
-    assert "Invalid action" in env.observe("player_1")
+    # only the latest refusal is shown: repeating invalid moves does not grow the prompt
+    assert env.observe("player_1").count("Invalid action") == 1
+    assert "Invalid action 'c5'" in env.observe("player_1")
     env.step(" [Cell 5]. ")
     assert env.board() == "....X...."
     assert env.infos["player_1"]["action_valid"] is True
@@ -48,6 +50,11 @@ def test_tictactoe_text_moves_and_refusals():
     env.step("5")  # taken
     assert env.infos["player_2"]["action_valid"] is False
     assert "cell 5 is taken" in env.observe("player_2")
+    before = env.observe("player_2")
+    for _ in range(10):
+        env.step("5")
+    # the opponent's move stays in view with the refusal; the observation does not grow
+    assert env.observe("player_2") == before and "X played cell 5." in before
     play(env, ["1", "2", "4", "8"])  # X: 5, 2, 8 — the middle column
     assert env.terminations == {"player_1": True, "player_2": True}
     assert env.rewards == {"player_1": 1.0, "player_2": -1.0}
