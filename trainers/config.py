@@ -293,6 +293,10 @@ class HardwareConfig:
     generation_batch_size: int = 256
     #: samples per forward/backward in an update (gradient accumulation over micro-batches).
     micro_batch_size: int = 128
+    #: a micro-batch also holds at most this many padded tokens (rows × longest prompt +
+    #: response; samples are sorted by length first), so memory follows the lengths; None: only
+    #: ``micro_batch_size`` counts.
+    micro_batch_tokens: int | None = 16384
     #: vLLM on a GPU: share of GPU memory it may take (ignored on a CPU).
     gpu_memory_utilization: float = 0.5
     #: data-parallel processes for the update (> 1: ``agentgym train`` launches itself under
@@ -668,6 +672,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     hardware.at_least(0, "num_threads", "env_workers")
     hardware.at_least(1, "generation_batch_size", "micro_batch_size", "world_size")
     hardware.within(0, 1, "gpu_memory_utilization", low_open=True)
+    if cfg.hardware.micro_batch_tokens is not None:
+        hardware.at_least(1, "micro_batch_tokens")
 
     budget = _Checker("budget", cfg.budget)
     budget.at_least(0, "iterations", "warmup_episodes", "eval_every", "eval_episodes",

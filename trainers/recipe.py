@@ -195,7 +195,8 @@ def _train(cfg: TrainConfig, console: Any, resources: contextlib.ExitStack,
     ctx = UpdateContext(device=device, pad_id=int(tokenizer.pad_token_id),
                         temperature=algo.temperature, norm_len=float(cfg.env.max_new_tokens),
                         autocast=autocast, micro_batch_size=hardware.micro_batch_size,
-                        vision=vision, prompt_vocab=word_tokens_start(tokenizer))
+                        micro_batch_tokens=hardware.micro_batch_tokens, vision=vision,
+                        prompt_vocab=word_tokens_start(tokenizer))
     logger = MetricsLogger(run_dir, tensorboard=run.tensorboard, warn=say)
     seat_names = seats(cfg.env) if multiagent else []
     pool = OpponentPool(run.opponents, run.snapshot_every, seed=run.seed, make_engine=lambda m:
@@ -430,7 +431,8 @@ def _follow(cfg: TrainConfig, parallel: DataParallel) -> None:
     ctx = UpdateContext(device=device, pad_id=int(tokenizer.pad_token_id),
                         temperature=algo.temperature, norm_len=float(cfg.env.max_new_tokens),
                         autocast=device.type == "cuda" and cfg.model.dtype != "float32",
-                        micro_batch_size=hardware.micro_batch_size)
+                        micro_batch_size=hardware.micro_batch_size,
+                        micro_batch_tokens=hardware.micro_batch_tokens)
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=algo.optim.lr,
         betas=tuple(algo.optim.betas), weight_decay=algo.optim.weight_decay,

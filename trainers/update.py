@@ -7,7 +7,8 @@ rank holding its shard of the samples.
 Order of work for ``update_policy``:
 
 1. fix the epoch-0 order of the samples and cut it into mini-batches (one optimizer step each)
-   and micro-batches (one forward/backward each);
+   and those into micro-batches of similar lengths (one forward/backward each;
+   :func:`micro_batches_of`);
 2. with ``old_logprobs="recompute"`` compute ``log π_old`` with the current weights over exactly
    those micro-batches, so the ratio of the first micro-batch is exactly 1; with ``"engine"`` use
    the sampled log-probs;
@@ -53,6 +54,9 @@ class UpdateContext:
         norm_len: the constant length of ``seq-mean-token-sum-norm`` (the generation budget).
         autocast: run forwards under bf16 autocast (GPU).
         micro_batch_size: samples per forward/backward (gradient accumulation over them).
+        micro_batch_tokens: with a value, a micro-batch also holds at most this many padded
+            tokens (rows × (longest prompt + longest response)), so memory follows the
+            sequence lengths (verl's ``ppo_max_token_len_per_gpu``); None: only the count.
         vision: image inputs of a vision-language policy (None: text only); samples that
             carry images get the same pixels and multimodal positions the engine used.
         prompt_vocab: behaviour cloning's prompt loss predicts only the token ids below this
@@ -69,6 +73,7 @@ class UpdateContext:
     norm_len: float | None = None
     autocast: bool = False
     micro_batch_size: int = 64
+    micro_batch_tokens: int | None = None
     vision: VisionCodec | None = None
     prompt_vocab: int | None = None
 
@@ -82,6 +87,45 @@ def _autocast(ctx: UpdateContext) -> contextlib.AbstractContextManager:
 def _chunks(indices: Sequence[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(indices), size):
         yield list(indices[start : start + size])
+
+
+def micro_batches_of(
+    indices: Sequence[int], samples: Sequence[TurnSample], size: int,
+    max_tokens: int | None = None,
+) -> list[list[int]]:
+    """Cut one rank's share of a mini-batch into micro-batches of similar lengths.
+
+    The samples are sorted by prompt + response length (stable: ties keep their order) and cut
+    in that order so that a micro-batch holds at most ``size`` samples and, with
+    ``max_tokens``, at most that many padded tokens, ``rows × (longest prompt + longest
+    response)`` (a sample longer than that goes alone). A micro-batch pads to its longest
+    prompt, so sorting removes most padding when turns differ in length (a multi-turn
+    episode's prompts grow with its history). The loss of every micro-batch is normalized by
+    its mini-batch's token and sequence totals, so how a mini-batch is cut changes the
+    gradient only by float rounding.
+
+    Returns:
+        Lists of indices into ``samples``; together they hold ``indices`` once each.
+    """
+    ordered = sorted(indices, key=lambda i: len(samples[i].prompt_ids)
+                     + len(samples[i].response_ids))
+    out: list[list[int]] = []
+    current: list[int] = []
+    longest_prompt = longest_response = 0
+    for i in ordered:
+        prompt = max(longest_prompt, len(samples[i].prompt_ids))
+        response = max(longest_response, len(samples[i].response_ids))
+        too_many = len(current) >= size or (
+            max_tokens is not None and (len(current) + 1) * (prompt + response) > max_tokens)
+        if current and too_many:
+            out.append(current)
+            current = []
+            prompt, response = len(samples[i].prompt_ids), len(samples[i].response_ids)
+        current.append(i)
+        longest_prompt, longest_response = prompt, response
+    if current:
+        out.append(current)
+    return out
 
 
 def pack_samples(
@@ -174,9 +218,11 @@ def update_policy(
     order = torch.randperm(n, generator=generator).tolist()
     mini = optim_cfg.mini_batch_size or n
     mini_batches = list(_chunks(order, mini))
-    micro_of = {
-        tuple(mb): list(_chunks(parallel.shard(mb), ctx.micro_batch_size)) for mb in mini_batches
-    }
+    def cut(mb: Sequence[int]) -> list[list[int]]:
+        return micro_batches_of(parallel.shard(mb), samples, ctx.micro_batch_size,
+                                ctx.micro_batch_tokens)
+
+    micro_of = {tuple(mb): cut(mb) for mb in mini_batches}
     first_micros = [m for mb in mini_batches for m in micro_of[tuple(mb)]]
 
     if loss_cfg.old_logprobs == "recompute":
@@ -208,8 +254,7 @@ def update_policy(
             order = torch.randperm(n, generator=generator).tolist()
             mini_batches = list(_chunks(order, mini))
         for mb in mini_batches:
-            micro_batches = micro_of.get(tuple(mb)) or list(
-                _chunks(parallel.shard(mb), ctx.micro_batch_size))
+            micro_batches = micro_of.get(tuple(mb)) or cut(mb)
             n_tokens = float(sum(len(samples[i].response_ids) for i in mb))
             optimizer.zero_grad(set_to_none=True)
             for micro in micro_batches:
