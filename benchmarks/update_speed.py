@@ -7,10 +7,10 @@ are mostly padding. Modes, each in its own child process (its peak resident memo
 
 * ``random`` -- the update before length sorting: the mini-batch's random order cut into
   chunks of ``--micro-batch-size``;
-* ``sorted`` -- the shipped default: the same counts, cut in length order
-  (:func:`agentgym.trainers.update.micro_batches_of`);
+* ``sorted`` -- the same counts, cut in length order
+  (:func:`agentgym.trainers.update.micro_batches_of`; ``hardware=gpu``'s default);
 * ``budget`` -- sorted, and at most ``--max-tokens`` padded tokens per micro-batch
-  (``hardware.micro_batch_tokens``).
+  (``hardware.micro_batch_tokens``; ``hardware=cpu``'s default is 16,384).
 
 Samples are synthetic but shaped like multi-turn ones: ``--samples`` turns with prompt lengths
 log-uniform in ``[--min-prompt, --max-prompt]`` tokens and responses of 2-24 tokens, on a

@@ -54,9 +54,11 @@ class UpdateContext:
         norm_len: the constant length of ``seq-mean-token-sum-norm`` (the generation budget).
         autocast: run forwards under bf16 autocast (GPU).
         micro_batch_size: samples per forward/backward (gradient accumulation over them).
-        micro_batch_tokens: with a value, a micro-batch also holds at most this many padded
-            tokens (rows × (longest prompt + longest response)), so memory follows the
-            sequence lengths (verl's ``ppo_max_token_len_per_gpu``); None: only the count.
+        micro_batch_tokens: with a value, a micro-batch of the PPO update (and of its old and
+            reference log-probs) also holds at most this many padded tokens (rows × (longest
+            prompt + longest response)), so memory follows the sequence lengths (verl's
+            ``ppo_max_token_len_per_gpu``); None: only the count. Behaviour cloning batches by
+            its own ``warmup.batch_size``, length-bucketed.
         vision: image inputs of a vision-language policy (None: text only); samples that
             carry images get the same pixels and multimodal positions the engine used.
         prompt_vocab: behaviour cloning's prompt loss predicts only the token ids below this
@@ -288,7 +290,9 @@ def update_policy(
                     with torch.no_grad():
                         m = packed.response_mask.bool()
                         first_dev = float((torch.exp(logp - old_lp)[m] - 1.0).abs().max())
-                share = len(micro) / len(mb)
+                # clip_frac and ratio_mean are token means of the micro-batch: weighted by its
+                # share of the mini-batch's response tokens they add up to the token mean
+                share = sum(len(samples[i].response_ids) for i in micro) / n_tokens
                 for name in ("loss", "pg_loss", "kl", "entropy", "clip_frac", "ratio_mean"):
                     sums[name] = sums.get(name, 0.0) + float(getattr(out, name).detach()) * (
                         1.0 if name in ("loss", "pg_loss", "kl", "entropy") else share

@@ -13,6 +13,9 @@ each time, so one process serves all the checks):
 2. agentgym's recipe with ``hardware.engine=vllm`` (``CONFIG_JSON``), writing a run directory;
 3. ``agentgym eval ... engine=vllm`` on that run's newest checkpoint, through the CLI's
    ``main`` (its output and exit code are reported), writing episodes under ``WORK_DIR``.
+
+Each part prints one line ``PROBE-PART <name> <json>``; a part that raises reports
+``{"error": ...}`` and the next part still runs.
 """
 
 from __future__ import annotations
@@ -129,17 +132,25 @@ def eval_cli(run_dir: str, work_dir: str) -> dict:
     text = io.StringIO()
     console = Console(file=text, width=200, force_terminal=False)
     os.chdir(work_dir)
-    with contextlib.redirect_stdout(text):
+    with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
         code = main(["eval", "env=sokoban", f"policy={run_dir}", "engine=vllm", "episodes=3",
                      "max_turns=4", "workers=0", "device=cpu", f"out={out}"], console=console)
     episodes = len(Path(out).read_text().splitlines()) if os.path.exists(out) else 0
     return {"exit_code": code, "stdout": text.getvalue()[-3000:], "episodes": episodes}
 
 
+def _part(name: str, check, *args) -> None:
+    """Run one part and print ``PROBE-PART name {json}``; a failure is reported as
+    ``{"error": ...}`` so that the other parts still run and their tests still pass."""
+    try:
+        report = check(*args)
+    except Exception as exc:
+        report = {"error": f"{type(exc).__name__}: {exc}"[-3000:]}
+    print(f"PROBE-PART {name} " + json.dumps(report), flush=True)
+
+
 if __name__ == "__main__":
     model_dir, config_json, work_dir = sys.argv[1:4]
-    report = {"engine": engine_checks(model_dir)}
-    print("PROBE-PART engine " + json.dumps(report["engine"]), flush=True)
-    report["train"] = train_run(config_json)
-    report["eval"] = eval_cli(json.loads(config_json)["trainer"]["run_dir"], work_dir)
-    print("PROBE " + json.dumps(report), flush=True)
+    _part("engine", engine_checks, model_dir)
+    _part("train", train_run, config_json)
+    _part("eval", eval_cli, json.loads(config_json)["trainer"]["run_dir"], work_dir)

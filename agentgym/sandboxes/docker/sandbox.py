@@ -330,27 +330,23 @@ class DockerSandbox:
         REGISTRY.discard(container_id)
         for keeper in keepers:
             keeper.close()
-        with contextlib.suppress(Exception):
+        try:
             self.client.api.remove_container(container_id, force=True)
-        self._wait_until_gone(container_id)
+        except Exception as exc:
+            # Closing the keeper ended the container's main process, so docker's auto_remove
+            # may be removing it already: the forced removal then answers 409 ("removal ...
+            # already in progress") and the container is still listed for a moment. Wait for
+            # it, so that close() means "the container is gone".
+            if "already in progress" in str(exc):
+                self._wait_until_gone(container_id)
 
     def _wait_until_gone(self, container_id: str, timeout: float = 15.0) -> None:
-        """Return once the container no longer exists (or after ``timeout`` seconds).
-
-        Closing the keeper ends the container's main process, so docker's ``auto_remove`` may
-        already be removing it: the forced removal then answers 409 ("removal ... already in
-        progress") and returns while the container is still listed. Waiting here makes
-        :meth:`close` mean "the container is gone" (tests and the clean-up guarantee count on
-        it)."""
-        import docker
-
+        """Return once the container no longer exists (or after ``timeout`` seconds)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 self.client.api.inspect_container(container_id)
-            except docker.errors.NotFound:
-                return
-            except Exception:  # the daemon went away: nothing left to wait for here
+            except Exception:  # not found (gone), or the daemon went away: stop waiting
                 return
             time.sleep(0.05)
 
