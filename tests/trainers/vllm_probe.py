@@ -1,8 +1,8 @@
 """Checks of the vLLM engine, run in a child process by ``test_engine_vllm.py``.
 
 vLLM starts an engine process of its own and changes process-wide settings when imported, so
-the checks run here, under a ``__main__`` guard, and print one JSON line of measurements that
-the test asserts on. Usage::
+the checks run here, under a ``__main__`` guard, and print JSON lines of measurements that the
+tests assert on. Usage::
 
     python vllm_probe.py MODEL_DIR CONFIG_JSON WORK_DIR
 
@@ -128,14 +128,14 @@ def eval_cli(run_dir: str, work_dir: str) -> dict:
 
     from agentgym.cli.main import main
 
-    out = os.path.join(work_dir, "episodes.jsonl")
+    out = Path(work_dir) / "episodes.jsonl"
     text = io.StringIO()
     console = Console(file=text, width=200, force_terminal=False)
     os.chdir(work_dir)
     with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text):
         code = main(["eval", "env=sokoban", f"policy={run_dir}", "engine=vllm", "episodes=3",
                      "max_turns=4", "workers=0", "device=cpu", f"out={out}"], console=console)
-    episodes = len(Path(out).read_text().splitlines()) if os.path.exists(out) else 0
+    episodes = len(out.read_text().splitlines()) if out.exists() else 0
     return {"exit_code": code, "stdout": text.getvalue()[-3000:], "episodes": episodes}
 
 
