@@ -14,11 +14,15 @@ A *provider* is registered by the name of the method (or reward transform) it se
         def __call__(self, ctx: CreditContext) -> dict[str, Any]: ...   # once per iteration
         def state_dict(self) -> dict[str, Any]: ...                     # checkpointed
         def load_state_dict(self, state: dict[str, Any]) -> None: ...
+        def metrics(self) -> dict[str, float]: ...                      # logged each iteration
 
 The recipe builds the provider with ``inputs_for(name, cfg, params)``, calls it on every
 iteration's batch and passes what it returns to the method together with the method's own
 params (``method_params``: the params without the provider's ``options``); its state is saved in
-every checkpoint and restored on resume. Methods without a provider get :class:`NoInputs`.
+every checkpoint and restored on resume; what :meth:`Provider.metrics` returns after a call is
+logged as ``credit/<algo|reward>/<key>`` (a fitted model's loss, so a model that does not fit is
+seen in the metrics, not only in the learning curve). Methods without a provider get
+:class:`NoInputs`.
 
 The providers live in :mod:`agentgym.trainers.credit_models` (one module each: SPA's progress
 estimator, ProgRM's progress model, OPRL's implicit PRM, ArenaRL's judges, HiPER's critic,
@@ -29,6 +33,7 @@ name is looked up.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -71,6 +76,8 @@ class CreditInputs(Protocol):
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
+    def metrics(self) -> dict[str, float]: ...
+
 
 class NoInputs:
     """The provider of methods that need nothing beyond the batch."""
@@ -89,6 +96,9 @@ class NoInputs:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         del state
+
+    def metrics(self) -> dict[str, float]:
+        return {}
 
 
 class Provider:
@@ -159,6 +169,12 @@ class Provider:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         del state
+
+    def metrics(self) -> dict[str, float]:
+        """Numbers about the last call, logged as ``credit/<section>/<key>``: by default the
+        ``last_loss`` of a provider that fits a model (when it has one and it is finite)."""
+        loss = getattr(self, "last_loss", None)
+        return {"loss": float(loss)} if loss is not None and math.isfinite(loss) else {}
 
 
 Factory = Callable[[TrainConfig, Mapping[str, Any]], CreditInputs]

@@ -370,6 +370,9 @@ def _train(cfg: TrainConfig, console: Any, resources: contextlib.ExitStack,
             "staleness": it - version,
             "time/rollout_wait_s": wait_s,
             "time/weight_sync_s": sync_s,
+            **{f"credit/{section}/{key}": value
+               for section, provider in (("algo", algo_inputs), ("reward", reward_inputs))
+               for key, value in getattr(provider, "metrics", dict)().items()},
             **({"time/rollout_gen_s": rollout_s} if worker is not None else {}),
         }
         history.append(logger.log("train", it + 1, metrics))

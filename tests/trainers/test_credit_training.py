@@ -68,6 +68,9 @@ STATEFUL = {"spa": {"module", "fits"}, "progrm": {"head"}, "oprl": {"params", "o
                                                                     "updates"},
             "hiper": {"head"}, "rae": {"values", "updates"},
             "sweet": {"params", "reference", "optimizer", "updates"}}
+#: the credit/<section>/<key> metrics a method's fitted model logs every iteration
+FIT_METRICS = {"spa": {"loss", "heldout_loss", "outcome_var", "contribution_mean"},
+               "progrm": {"loss"}, "oprl": {"loss"}, "hiper": {"loss"}, "sweet": {"loss"}}
 METHODS = ([("algo", name) for name in credit.available()]
            + [("reward", name) for name in credit.available_transforms()])
 
@@ -215,6 +218,9 @@ def test_every_method_trains_from_its_shipped_config(runs, kind, name):
     assert all(math.isfinite(r["update/loss"]) and math.isfinite(r["update/grad_norm"])
                for r in records)
     assert max(r["adv/nonzero"] for r in records) > 0
+    logged = {key.rsplit("/", 1)[1] for key in records[-1] if key.startswith("credit/")}
+    assert logged == FIT_METRICS.get(name, set())
+    assert all(math.isfinite(v) for k, v in records[-1].items() if k.startswith("credit/"))
     start = runs.setup(kind, name)[0]
     final = list_checkpoints(run_dir)[-1]
     before, after = _weights(start), _weights(final)
@@ -463,6 +469,13 @@ def test_spa_contributions_add_up_to_the_outcome(tiny_model, tmp_path, features)
     sums = np.bincount(ctx.batch.episode, weights=contributions)
     np.testing.assert_allclose(sums, [1.0, -0.5, 2.0], atol=0.05)
     assert provider.last_loss < 2e-3
+    fit = provider.metrics()
+    assert fit["loss"] == provider.last_loss
+    assert fit["outcome_var"] == pytest.approx(np.var([1.0, -0.5, 2.0]))
+    assert fit["contribution_mean"] == pytest.approx(contributions.mean())
+    assert "heldout_loss" not in fit  # nothing was fitted before this call
+    provider(ctx)
+    assert provider.metrics()["heldout_loss"] < 2e-3  # the same episodes again: seen, well fit
     rewards = credit.spa(ctx.batch, contributions=contributions, failure_text="Invalid action")
     np.testing.assert_allclose(rewards, contributions + 0.5)  # every action took effect
 

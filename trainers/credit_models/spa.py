@@ -61,6 +61,7 @@ class SPAProgress(Provider):
         self.estimator: credit.ProgressEstimator | None = None
         self.fits = 0
         self.last_loss = float("nan")
+        self._last: dict[str, float] = {}
         self._pending: dict[str, Any] | None = None
 
     def _features(self, ctx: CreditContext) -> np.ndarray:
@@ -83,11 +84,29 @@ class SPAProgress(Provider):
     def __call__(self, ctx: CreditContext) -> dict[str, Any]:
         features = self._features(ctx)
         estimator = self._ensure(features.shape[1])
-        estimator.fit(features, ctx.batch.episode, ctx.batch.outcome)
-        self.last_loss = estimator.history[-1]
+        episode, outcome = ctx.batch.episode, ctx.batch.outcome
+        # the head fitted on earlier iterations, scored on episodes it has not seen yet
+        unseen = ({"heldout_loss": credit.spa_loss(estimator.predict(features), episode, outcome)}
+                  if self.fits else {})
+        estimator.fit(features, episode, outcome)
         estimator.history.clear()
         self.fits += 1
-        return {"contributions": estimator.predict(features)}
+        contributions = estimator.predict(features)
+        self.last_loss = credit.spa_loss(contributions, episode, outcome)
+        _, first = np.unique(episode, return_index=True)
+        self._last = {"outcome_var": float(np.var(outcome[first])),
+                      "contribution_mean": float(contributions.mean()), **unseen}
+        return {"contributions": contributions}
+
+    def metrics(self) -> dict[str, float]:
+        """``loss``: the fit's ``mean (Σ_t c_t − R)²`` on the iteration's episodes after
+        fitting; ``heldout_loss``: the same loss of the head as it was before this fit (fitted
+        on earlier iterations), on these episodes it had not seen (from the second fit on);
+        ``outcome_var``: the variance of ``R`` over the episodes (a loss at or above it means
+        the head explains nothing: predicting the mean outcome does as well);
+        ``contribution_mean``: the mean ``c_t`` (dense rewards with a positive mean favour long
+        episodes under return-based estimators)."""
+        return {**super().metrics(), **self._last}
 
     def state_dict(self) -> dict[str, Any]:
         if self.estimator is None:
