@@ -293,10 +293,10 @@ class HardwareConfig:
     generation_batch_size: int = 256
     #: samples per forward/backward in an update (gradient accumulation over micro-batches).
     micro_batch_size: int = 128
-    #: a micro-batch of the PPO update also holds at most this many padded tokens (rows ×
+    #: a micro-batch of the PPO update or of behaviour cloning (a step of
+    #: ``algo.warmup.batch_size`` samples) also holds at most this many padded tokens (rows ×
     #: longest prompt + response; samples are sorted by length first), so memory follows the
-    #: lengths; None: only ``micro_batch_size`` counts (``hardware=gpu``). Behaviour cloning
-    #: batches by ``algo.warmup.batch_size``.
+    #: lengths; None: only ``micro_batch_size`` counts (``hardware=gpu``).
     micro_batch_tokens: int | None = 16384
     #: vLLM on a GPU: share of GPU memory it may take (ignored on a CPU).
     gpu_memory_utilization: float = 0.5

@@ -55,10 +55,9 @@ class UpdateContext:
         autocast: run forwards under bf16 autocast (GPU).
         micro_batch_size: samples per forward/backward (gradient accumulation over them).
         micro_batch_tokens: with a value, a micro-batch of the PPO update (and of its old and
-            reference log-probs) also holds at most this many padded tokens (rows × (longest
-            prompt + longest response)), so memory follows the sequence lengths (verl's
-            ``ppo_max_token_len_per_gpu``); None: only the count. Behaviour cloning batches by
-            its own ``warmup.batch_size``, length-bucketed.
+            reference log-probs) and of a behaviour-cloning step also holds at most this many
+            padded tokens (rows × (longest prompt + longest response)), so memory follows the
+            sequence lengths (verl's ``ppo_max_token_len_per_gpu``); None: only the count.
         vision: image inputs of a vision-language policy (None: text only); samples that
             carry images get the same pixels and multimodal positions the engine used.
         prompt_vocab: behaviour cloning's prompt loss predicts only the token ids below this
@@ -454,7 +453,8 @@ def sft_step(
         sum(1 for t in s.prompt_ids[max(s.prompt_loss_from, 1):] if limit is None or t < limit)
         for s in samples))
     total = 0.0
-    for micro in _chunks(range(len(samples)), ctx.micro_batch_size):
+    for micro in micro_batches_of(range(len(samples)), samples, ctx.micro_batch_size,
+                                  ctx.micro_batch_tokens):
         chunk = [samples[i] for i in micro]
         packed = pack_samples(model, chunk, ctx)
         p_len = packed.prompt_len

@@ -249,16 +249,25 @@ def test_counted_logprobs_equal_the_next_token_logprobs_slice(tiny_model):
             assert torch.allclose(counted, every[:, first - 1 :], atol=1e-5)
 
 
+@pytest.mark.parametrize(("micro_batch_size", "micro_batch_tokens"), [(8, None), (2, 16)])
 @pytest.mark.parametrize("prompt_vocab", [None, 20])
-def test_sft_step_gradients_equal_the_full_next_token_loss(tiny_path, prompt_vocab):
+def test_sft_step_gradients_equal_the_full_next_token_loss(tiny_path, prompt_vocab,
+                                                           micro_batch_size, micro_batch_tokens):
     """sft_step (logits only where counted; with prompt_vocab, a prompt softmax over the ids
     below it and no loss on prompt tokens at or above it) has the gradient of the loss written
-    out in full from every position's logits and the prompt_loss_from mask."""
+    out in full from every position's logits and the prompt_loss_from mask — also when the
+    batch is cut into length-sorted micro-batches under a token budget (here [1], [2], [0]:
+    6, 9 and 10 padded tokens alone, 18 and 22 for the sorted neighbours together)."""
     from agentgym.trainers.config import EnvConfig, ModelConfig
     from agentgym.trainers.logprobs import pack
     from agentgym.trainers.model import load_policy
     from agentgym.trainers.samples import TurnSample
-    from agentgym.trainers.update import UpdateContext, prompt_loss_mask, sft_step
+    from agentgym.trainers.update import (
+        UpdateContext,
+        micro_batches_of,
+        prompt_loss_mask,
+        sft_step,
+    )
 
     torch.manual_seed(0)
     model, tokenizer = load_policy(ModelConfig(), EnvConfig(), torch.device("cpu"), path=tiny_path)
@@ -266,7 +275,10 @@ def test_sft_step_gradients_equal_the_full_next_token_loss(tiny_path, prompt_voc
                TurnSample([11, 12, 13, 20, 21], [16], None, 1.0, 3),
                TurnSample([30, 31, 32, 33, 34, 35], [17, 18, 19], None, 1.0, 4)]
     ctx = UpdateContext(device=torch.device("cpu"), pad_id=int(tokenizer.pad_token_id),
-                        prompt_vocab=prompt_vocab)
+                        prompt_vocab=prompt_vocab, micro_batch_size=micro_batch_size,
+                        micro_batch_tokens=micro_batch_tokens)
+    assert len(micro_batches_of(range(3), samples, micro_batch_size, micro_batch_tokens)) == (
+        1 if micro_batch_tokens is None else 3)
     params = [p for p in model.parameters() if p.requires_grad]
 
     class Capture(torch.optim.Optimizer):  # keeps the gradients sft_step computed, moves nothing
