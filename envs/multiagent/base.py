@@ -11,7 +11,10 @@ shares:
   (plus ``message`` after the agent's last action and the game's training-time extras);
 * invalid actions: a non-string, an over-long string or anything the game's parser rejects is
   answered with ``action_valid=False`` and a message in that agent's next observation; the game
-  state is unchanged and the same agent moves again — never an exception;
+  state is unchanged and the same agent moves again — never an exception; a game built with
+  ``invalid_moves_allowed=k`` ends instead when a seat makes its (k+1)-th invalid move in it:
+  that seat forfeits (:meth:`TextAECEnv._forfeit`, by default −1 to it and +1 to each other seat,
+  who win), so a policy cannot stall a game with refused moves;
 * a turn limit (``max_turns`` steps of live agents, invalid ones included): every agent is then
   ``truncated`` with no further reward;
 * ``admissible_actions(agent=None)`` and ``expert_action(agent=None)`` for the agent to move
@@ -78,6 +81,8 @@ class TextAECEnv(AECEnv):
         max_turns: steps of live agents (invalid ones included) before every agent is
             truncated; None for no limit.
         render_mode: None or ``"ansi"``.
+        invalid_moves_allowed: invalid actions a seat may make in one game; the next one
+            forfeits the game (:meth:`_forfeit`). None: no limit (the seat moves again).
 
     Subclasses set ``possible_agents`` and ``roles`` (agent → role name) before calling
     ``super().__init__``, and implement the hooks.
@@ -92,7 +97,8 @@ class TextAECEnv(AECEnv):
     roles: dict[str, str]
     max_action_chars: int = MAX_ACTION_CHARS
 
-    def __init__(self, *, max_turns: int | None = None, render_mode: str | None = None) -> None:
+    def __init__(self, *, max_turns: int | None = None, render_mode: str | None = None,
+                 invalid_moves_allowed: int | None = None) -> None:
         super().__init__()
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
@@ -101,6 +107,11 @@ class TextAECEnv(AECEnv):
             )
         if max_turns is not None and max_turns < 1:
             raise ValueError(f"max_turns must be >= 1 or None, got {max_turns}")
+        if invalid_moves_allowed is not None and invalid_moves_allowed < 0:
+            raise ValueError(
+                f"invalid_moves_allowed must be >= 0 or None, got {invalid_moves_allowed}")
+        self.invalid_moves_allowed = invalid_moves_allowed
+        self._invalid_moves: dict[str, int] = {}
         self.render_mode = render_mode
         self.max_turns = max_turns
         self._observation_spaces = {agent: FreeText() for agent in self.possible_agents}
@@ -176,6 +187,16 @@ class TextAECEnv(AECEnv):
         parts = self._step_parts.setdefault(agent, {})
         parts[part] = parts.get(part, 0.0) + float(value)
 
+    def _forfeit(self, agent: str) -> None:
+        """End the game because ``agent`` made more invalid moves than allowed: −1 to it and +1
+        to every other seat (reward part ``outcome``), who win. Games with other stakes
+        override this."""
+        for other in self.possible_agents:
+            self._give(other, "outcome", -1.0 if other == agent else 1.0)
+        self._announce(f"{self.roles.get(agent, agent)} made more than "
+                       f"{self.invalid_moves_allowed} invalid moves and forfeits the game.")
+        self._finish({other: other != agent for other in self.possible_agents})
+
     def _finish(self, success: Mapping[str, bool]) -> None:
         """End the game; ``success[agent]`` says who solved/won it."""
         self._over = True
@@ -198,6 +219,7 @@ class TextAECEnv(AECEnv):
         self.agents = list(self.possible_agents)
         self._notes = {agent: [] for agent in self.agents}
         self._last_refusal = {}
+        self._invalid_moves = dict.fromkeys(self.possible_agents, 0)
         self._turns = 0
         self._over = False
         self._success = dict.fromkeys(self.agents, False)
@@ -237,6 +259,10 @@ class TextAECEnv(AECEnv):
             self._last_refusal.pop(agent, None)
         else:
             self._last_refusal[agent] = f"Invalid action {echo_action(action)}: {message}"
+            self._invalid_moves[agent] = self._invalid_moves.get(agent, 0) + 1
+            if (self.invalid_moves_allowed is not None
+                    and self._invalid_moves[agent] > self.invalid_moves_allowed):
+                self._forfeit(agent)
         if self._over:
             self.terminations = dict.fromkeys(self.agents, True)
         elif self.max_turns is not None and self._turns >= self.max_turns:

@@ -36,14 +36,16 @@ class TicTacToeEnv(TextAECEnv):
 
     metadata: ClassVar[dict[str, Any]] = {**TextAECEnv.metadata, "name": "agentgym_tictactoe_v0"}
 
-    def __init__(self, *, max_turns: int | None = None, render_mode: str | None = None) -> None:
+    def __init__(self, *, max_turns: int | None = None, render_mode: str | None = None,
+                 invalid_moves_allowed: int | None = None) -> None:
         from pettingzoo.classic.tictactoe.tictactoe import raw_env
 
         self._inner = raw_env()
         self.possible_agents = list(self._inner.possible_agents)
         self.roles = dict(zip(self.possible_agents, ("x", "o"), strict=True))
         self._marks = dict(zip(self.possible_agents, ("X", "O"), strict=True))
-        super().__init__(max_turns=max_turns, render_mode=render_mode)
+        super().__init__(max_turns=max_turns, render_mode=render_mode,
+                         invalid_moves_allowed=invalid_moves_allowed)
 
     # PettingZoo's cell i is column-major (0 3 6 / 1 4 7 / 2 5 8); ours are row-major.
     @staticmethod
@@ -135,6 +137,7 @@ class ConnectFourEnv(TextAECEnv):
         max_turns: int | None = None,
         render_mode: str | None = None,
         expert_depth: int = 4,
+        invalid_moves_allowed: int | None = None,
     ) -> None:
         from pettingzoo.classic.connect_four.connect_four import raw_env
 
@@ -145,7 +148,8 @@ class ConnectFourEnv(TextAECEnv):
         self.roles = dict(zip(self.possible_agents, ("first", "second"), strict=True))
         self._discs = dict(zip(self.possible_agents, ("X", "O"), strict=True))
         self.expert_depth = int(expert_depth)
-        super().__init__(max_turns=max_turns, render_mode=render_mode)
+        super().__init__(max_turns=max_turns, render_mode=render_mode,
+                         invalid_moves_allowed=invalid_moves_allowed)
 
     def board(self) -> str:
         """The board as 42 characters: 6 rows, top row first, ``X``/``O``/``.``."""

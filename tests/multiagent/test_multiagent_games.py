@@ -62,6 +62,33 @@ def test_tictactoe_text_moves_and_refusals():
     assert env.infos["player_1"]["reward_parts"] == {"outcome": 1.0}
 
 
+@pytest.mark.parametrize("env_id", ["agentgym/TicTacToe-v0", "agentgym/ConnectFour-v0"])
+def test_more_invalid_moves_than_allowed_forfeit_the_game(env_id):
+    env = agentgym.make(env_id, invalid_moves_allowed=2)
+    env.reset(seed=0)
+    first, second = env.possible_agents
+    env.step("1")  # valid
+    for _ in range(2):  # the allowance: refused, the same seat moves again
+        env.step("nonsense")
+        assert env.agent_selection == second and not any(env.terminations.values())
+    env.step("1" if "Tic" in env_id else "9")  # taken / out of range: the third invalid move
+    assert env.terminations == {first: True, second: True}
+    assert env.rewards == {first: 1.0, second: -1.0}
+    assert env.infos[first]["success"] and not env.infos[second]["success"]
+    assert env.infos[second]["reward_parts"] == {"outcome": -1.0}
+    assert "forfeits the game" in env.observe(first)
+    # a new game starts with a clean count; without an allowance refusals never end a game
+    env.reset(seed=0)
+    play(env, ["1", "x", "x"])
+    assert not any(env.terminations.values())
+    unlimited = agentgym.make(env_id)
+    unlimited.reset(seed=0)
+    play(unlimited, ["nonsense"] * 10)
+    assert not any(unlimited.terminations.values())
+    with pytest.raises(ValueError, match="invalid_moves_allowed"):
+        agentgym.make(env_id, invalid_moves_allowed=-1)
+
+
 def _expert_never_loses(expert_seat: str) -> tuple[int, Counter]:
     """Walk every line of play against the expert; return (games, results)."""
     results: Counter = Counter()
