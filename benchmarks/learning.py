@@ -79,7 +79,8 @@ def run(method: str, seed: int, args: argparse.Namespace) -> dict:
     done = json.loads(summary.read_text())
     evals = [r for r in read_metrics(run_dir) if r["kind"] == "eval"]
     return {
-        "method": method, "seed": seed, "wall_s": time.perf_counter() - start,
+        # the run's own wall time (a run read back from --out took none now)
+        "method": method, "seed": seed, "wall_s": done.get("wall_s", time.perf_counter() - start),
         "iterations": [r["iteration"] for r in evals],
         "success": [r["success_rate"] for r in evals],
         "ci_low": [r["success_ci_low"] for r in evals],
@@ -134,7 +135,7 @@ def table(results: list[dict], methods: Sequence[str], reference: str) -> str:
     target = float(np.mean([r["final"] for r in ref_runs])) if ref_runs else None
     reach = f"iterations to {reference}'s final" if target is not None else "—"
     lines = [f"| method | seeds | warm start | final (mean ± s.e.) | Δ | {reach} | "
-             "RL wall time / run |", "|---|---|---|---|---|---|---|"]
+             "wall time / run |", "|---|---|---|---|---|---|---|"]
     for method in methods:
         runs = [r for r in results if r["method"] == method]
         if not runs:
@@ -183,8 +184,8 @@ def main(argv: Sequence[str] | None = None, *, env: str = "sokoban",
     out.mkdir(parents=True, exist_ok=True)
     results = [run(m, s, args) for s in args.seeds for m in args.methods]
     (out / "results.json").write_text(json.dumps(results, indent=2))
-    title = (f"{args.env}, tiny model on CPU: held-out success ({args.eval_episodes} episodes), "
-             "mean ± s.e. over seeds")
+    title = (f"{args.env}, tiny model on CPU: held-out success ({args.eval_episodes} episodes),\n"
+             f"mean ± s.e. over {len(args.seeds)} seeds")
     plot(results, args.methods, title, out / "curves.png")
     print(table(results, args.methods, args.reference))
     load = os.getloadavg()
