@@ -12,14 +12,17 @@ four (:mod:`agentgym.envs.multiagent.solvers`).
 
 from __future__ import annotations
 
+import random
 import re
 from typing import Any, ClassVar
 
+from agentgym.core.trajectory import stable_hash
 from agentgym.envs.multiagent.base import TextAECEnv, clean_action
 from agentgym.envs.multiagent.solvers import (
     COLS,
     ROWS,
     connect_four_move,
+    tictactoe_best_moves,
     tictactoe_move,
 )
 
@@ -32,14 +35,22 @@ class TicTacToeEnv(TextAECEnv):
 
     Agents ``player_1`` (role ``x``, moves first) and ``player_2`` (role ``o``). A move is a cell
     number 1–9, counted row by row from the top left. There is one task: the empty board.
+
+    The expert is exact minimax. ``expert_ties="fixed"`` (default) breaks ties between equally
+    good moves by a fixed preference (centre, corners, lowest cell), so expert self-play is one
+    game; ``"seeded"`` draws among them from the reset seed and the board, so demonstrations
+    from different seeds cover different positions (the ``env=tictactoe`` recipe's setting).
     """
 
     metadata: ClassVar[dict[str, Any]] = {**TextAECEnv.metadata, "name": "agentgym_tictactoe_v0"}
 
     def __init__(self, *, max_turns: int | None = None, render_mode: str | None = None,
-                 invalid_moves_allowed: int | None = None) -> None:
+                 invalid_moves_allowed: int | None = None, expert_ties: str = "fixed") -> None:
         from pettingzoo.classic.tictactoe.tictactoe import raw_env
 
+        if expert_ties not in ("fixed", "seeded"):
+            raise ValueError(f"expert_ties must be 'fixed' or 'seeded', got {expert_ties!r}")
+        self.expert_ties = expert_ties
         self._inner = raw_env()
         self.possible_agents = list(self._inner.possible_agents)
         self.roles = dict(zip(self.possible_agents, ("x", "o"), strict=True))
@@ -115,7 +126,14 @@ class TicTacToeEnv(TextAECEnv):
         return f"{self.board()}|{self._marks.get(self._to_move(), '-')}"
 
     def _expert(self, agent: str) -> str:
-        return str(tictactoe_move(self.board(), self._marks[agent]) + 1)
+        board, mark = self.board(), self._marks[agent]
+        if self.expert_ties == "fixed":
+            return str(tictactoe_move(board, mark) + 1)
+        # one of the equally good moves, drawn from the game's seed and the board: the same
+        # game replays the same way, and demonstrations from different seeds differ
+        moves = tictactoe_best_moves(board, mark)
+        draw = random.Random(stable_hash(f"{self._seed}|{board}")).randrange(len(moves))
+        return str(moves[draw] + 1)
 
     def _render(self) -> str:
         board = self.board()

@@ -68,6 +68,16 @@ def tictactoe_values(board: str, mark: str) -> dict[int, int]:
     return {i: int(np.sign(v)) for i, v in _move_scores(board, mark).items()}
 
 
+def tictactoe_best_moves(board: str, mark: str) -> list[int]:
+    """Every best move (cell indices 0–8, ascending): the highest value and, among those, the
+    fastest win (or slowest loss) — the moves :func:`tictactoe_move` chooses from."""
+    scores = _move_scores(board, mark)
+    if not scores:
+        raise ValueError("no empty cell: the game is over")
+    best = max(scores.values())
+    return [i for i in sorted(scores) if scores[i] == best]
+
+
 def tictactoe_move(board: str, mark: str) -> int:
     """A best move (cell index 0–8): the highest value, the fastest win (or slowest loss) among
     those, then the centre, corners, lowest index (deterministic)."""

@@ -18,6 +18,7 @@ from agentgym.envs.multiagent.negotiation import generate_task, nash_split, shar
 from agentgym.envs.multiagent.solvers import (
     connect_four_move,
     connect_four_winner,
+    tictactoe_best_moves,
     tictactoe_move,
     tictactoe_winner,
 )
@@ -89,15 +90,16 @@ def test_more_invalid_moves_than_allowed_forfeit_the_game(env_id):
         agentgym.make(env_id, invalid_moves_allowed=-1)
 
 
-def _expert_never_loses(expert_seat: str) -> tuple[int, Counter]:
+def _expert_never_loses(expert_seat: str, seed: int = 0,
+                        **kwargs) -> tuple[int, Counter]:
     """Walk every line of play against the expert; return (games, results)."""
     results: Counter = Counter()
     games = 0
     stack: list[list[str]] = [[]]
-    env = agentgym.make("agentgym/TicTacToe-v0")
+    env = agentgym.make("agentgym/TicTacToe-v0", **kwargs)
     while stack:
         prefix = stack.pop()
-        env.reset(seed=0)
+        env.reset(seed=seed)
         play(env, prefix)
         # let the expert answer until the opponent must move or the game is over
         while env.agents and not env.terminations[env.agent_selection] \
@@ -133,6 +135,33 @@ def test_tictactoe_minimax_expert_never_loses(seat, mark):
     assert games == _count_lines("." * 9, "X", mark)  # every opponent line was played
     if seat == "player_1":  # as X the expert also wins against most lines
         assert results[1.0] > results[0.0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_tictactoe_expert_with_seeded_ties_never_loses_and_varies(seed):
+    for seat in ("player_1", "player_2"):
+        games, results = _expert_never_loses(seat, seed=seed, expert_ties="seeded")
+        assert results[-1.0] == 0 and games > 0
+    env = agentgym.make("agentgym/TicTacToe-v0", expert_ties="seeded")
+
+    def self_play(game_seed: int) -> str:
+        env.reset(seed=game_seed)
+        while not any(env.terminations.values()):
+            move = env.expert_action()
+            assert move in tictactoe_best_moves_text(env)
+            env.step(move)
+        assert env.rewards == {"player_1": 0.0, "player_2": 0.0}  # optimal play draws
+        return env.board()
+
+    assert self_play(seed) == self_play(seed)  # the same seed replays the same game
+    assert len({self_play(seed * 100 + k) for k in range(20)}) > 5  # seeds give other games
+    with pytest.raises(ValueError, match="expert_ties"):
+        agentgym.make("agentgym/TicTacToe-v0", expert_ties="random")
+
+
+def tictactoe_best_moves_text(env) -> set[str]:
+    mark = "X" if env.agent_selection == "player_1" else "O"
+    return {str(i + 1) for i in tictactoe_best_moves(env.board(), mark)}
 
 
 def test_tictactoe_solver_values():
