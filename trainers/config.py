@@ -388,8 +388,9 @@ class RunConfig:
     progress: bool = True
     #: multi-agent environments: who sits in the other seats during training rollouts — any of
     #: ``self`` (self-play), ``snapshot`` (a frozen earlier learner), ``random``, ``expert``;
-    #: tasks are dealt round-robin over the list.
-    opponents: list[str] = field(default_factory=lambda: ["self"])
+    #: tasks are dealt round-robin over the list. Default: half self-play, half against the
+    #: random player (``["self"]`` is pure self-play, as SPIRAL).
+    opponents: list[str] = field(default_factory=lambda: ["self", "random"])
     #: iterations between snapshots of the learner (the ``snapshot`` opponent).
     snapshot_every: int = 4
     #: multi-agent environments: the opponent of held-out evaluation (``random`` or
