@@ -32,10 +32,15 @@ def run_episodes(
     on_episode: Callable[[Episode], None] | None = None,
     backend: Any = "thread",
     num_envs: int | None = None,
+    run_id: str = "run",
 ) -> list[Episode]:
     """Play ``policy`` on every seed ``group_size`` times with ``env``'s prompt settings and its
     invalid-action penalty (reward part ``invalid``); ``backend`` and ``num_envs`` are
-    :func:`~agentgym.core.rollout.collect`'s (threads, or a Ray pool)."""
+    :func:`~agentgym.core.rollout.collect`'s (threads, or a Ray pool).
+
+    ``run_id`` goes into every group and episode id. It is fixed, not random, so the same seeds
+    give the same ids in every call: policies that draw from the episode id (the random
+    opponent of a game) then replay the same way in a resumed run or a second evaluation."""
     return collect(
         env.id,
         policy,
@@ -53,6 +58,7 @@ def run_episodes(
         on_episode=on_episode,
         backend=backend,
         num_envs=num_envs,
+        run_id=run_id,
     )
 
 

@@ -49,7 +49,14 @@ from agentgym.trainers.checkpoint import (
     read_trainer_state,
     save_checkpoint,
 )
-from agentgym.trainers.config import ConfigError, EnvConfig, TrainConfig, to_dict, validate
+from agentgym.trainers.config import (
+    DEFAULT_OPPONENTS,
+    ConfigError,
+    EnvConfig,
+    TrainConfig,
+    to_dict,
+    validate,
+)
 from agentgym.trainers.credit_inputs import (
     CreditContext,
     CreditInputs,
@@ -136,6 +143,8 @@ def _train(cfg: TrainConfig, console: Any, resources: contextlib.ExitStack,
                           "updates (torchrun, hardware.world_size) need max_staleness=0")
     cfg.env.id = resolve_id(cfg.env.id)
     multiagent = spec(cfg.env.id).family == "multiagent"
+    if run.opponents is None:  # the default pool of the environment's kind
+        run.opponents = list(DEFAULT_OPPONENTS if multiagent else ["self"])
     if not multiagent and run.opponents != ["self"]:
         raise ConfigError(f"trainer.opponents={run.opponents} needs a multi-agent environment; "
                           f"{cfg.env.id} has one seat")

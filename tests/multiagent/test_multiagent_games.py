@@ -88,6 +88,11 @@ def test_more_invalid_moves_than_allowed_forfeit_the_game(env_id):
     assert not any(unlimited.terminations.values())
     with pytest.raises(ValueError, match="invalid_moves_allowed"):
         agentgym.make(env_id, invalid_moves_allowed=-1)
+    # PettingZoo's own checks on games that end by forfeit (random text: mostly invalid moves)
+    from pettingzoo.test import api_test, seed_test
+
+    api_test(agentgym.make(env_id, invalid_moves_allowed=0), num_cycles=50)
+    seed_test(lambda: agentgym.make(env_id, invalid_moves_allowed=1), num_cycles=20)
 
 
 def _expert_never_loses(expert_seat: str, seed: int = 0,

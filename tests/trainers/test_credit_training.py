@@ -218,9 +218,11 @@ def test_every_method_trains_from_its_shipped_config(runs, kind, name):
     assert all(math.isfinite(r["update/loss"]) and math.isfinite(r["update/grad_norm"])
                for r in records)
     assert max(r["adv/nonzero"] for r in records) > 0
-    logged = {key.rsplit("/", 1)[1] for key in records[-1] if key.startswith("credit/")}
-    assert logged == FIT_METRICS.get(name, set())
-    assert all(math.isfinite(v) for k, v in records[-1].items() if k.startswith("credit/"))
+    logged = {key.rsplit("/", 1)[1] for r in records for key in r if key.startswith("credit/")}
+    expected = FIT_METRICS.get(name, set())
+    # OPRL takes (and logs) a DPO step only in an iteration with a better/worse pair
+    assert logged <= expected if name == "oprl" else logged == expected
+    assert all(math.isfinite(v) for r in records for k, v in r.items() if k.startswith("credit/"))
     start = runs.setup(kind, name)[0]
     final = list_checkpoints(run_dir)[-1]
     before, after = _weights(start), _weights(final)
@@ -474,8 +476,14 @@ def test_spa_contributions_add_up_to_the_outcome(tiny_model, tmp_path, features)
     assert fit["outcome_var"] == pytest.approx(np.var([1.0, -0.5, 2.0]))
     assert fit["contribution_mean"] == pytest.approx(contributions.mean())
     assert "heldout_loss" not in fit  # nothing was fitted before this call
-    provider(ctx)
-    assert provider.metrics()["heldout_loss"] < 2e-3  # the same episodes again: seen, well fit
+    # the same turns with other outcomes: the held-out loss is the earlier head's (before refit)
+    other = _context(_episodes([("g", [[5, 6], [7, 8], [9]], [[10], [11], [12]], -1.0),
+                                ("g", [[5, 6], [13, 14]], [[15], [16]], 1.5),
+                                ("h", [[17, 18]], [[19]], 0.0)]), model, tokenizer)
+    provider(other)
+    then = credit.spa_loss(contributions, other.batch.episode, other.batch.outcome)
+    assert provider.metrics()["heldout_loss"] == pytest.approx(then, rel=1e-5)
+    assert then > 1.0 > provider.metrics()["loss"]
     rewards = credit.spa(ctx.batch, contributions=contributions, failure_text="Invalid action")
     np.testing.assert_allclose(rewards, contributions + 0.5)  # every action took effect
 

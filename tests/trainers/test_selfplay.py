@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
 import torch
 
+from agentgym.cli.train import compose, to_train_config
 from agentgym.core.policies import RandomPolicy
-from agentgym.trainers.config import EnvConfig, TrainConfig
+from agentgym.trainers.config import DEFAULT_OPPONENTS, ConfigError, EnvConfig, TrainConfig
+from agentgym.trainers.recipe import train
 from agentgym.trainers.selfplay import OpponentPool, play_against, seats
 
 
-def test_default_pool_is_half_self_play_half_random():
-    assert TrainConfig().trainer.opponents == ["self", "random"]
+def test_default_pool_depends_on_the_environment(tmp_path, tiny_path):
+    """No trainer.opponents: half self-play, half random in a game; the learner alone in a
+    single-agent environment, where any other pool is one ConfigError."""
+    assert TrainConfig().trainer.opponents is None
+    assert compose([]).trainer.opponents is None  # the shipped config.yaml leaves it unset
+    resolved = {}
+    for name, env in (("tictactoe", "agentgym/TicTacToe-v0"), ("sokoban", "agentgym/Sokoban-v0")):
+        cfg = to_train_config(compose([f"env={name}",
+                                       f"model.path={tiny_path}", "budget.iterations=0",
+                                       "budget.warmup_episodes=0", "budget.eval_episodes=1",
+                                       f"trainer.run_dir={tmp_path / name}",
+                                       "trainer.progress=false", "trainer.tensorboard=false",
+                                       "hardware.num_threads=1"]))
+        train(cfg)
+        saved = json.loads((tmp_path / name / "config.json").read_text())
+        resolved[env] = saved["trainer"]["opponents"]
+    assert resolved == {"agentgym/TicTacToe-v0": list(DEFAULT_OPPONENTS),
+                        "agentgym/Sokoban-v0": ["self"]}
+    assert DEFAULT_OPPONENTS == ("self", "random")
+    bad = to_train_config(compose(["env=sokoban", f"model.path={tiny_path}",
+                                   "trainer.opponents=[self,random]",
+                                   f"trainer.run_dir={tmp_path / 'bad'}"]))
+    with pytest.raises(ConfigError, match="needs a multi-agent environment"):
+        train(bad)
 
 
 def test_pool_deals_tasks_round_robin():
