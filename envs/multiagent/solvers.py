@@ -81,11 +81,8 @@ def tictactoe_best_moves(board: str, mark: str) -> list[int]:
 def tictactoe_move(board: str, mark: str) -> int:
     """A best move (cell index 0–8): the highest value, the fastest win (or slowest loss) among
     those, then the centre, corners, lowest index (deterministic)."""
-    scores = _move_scores(board, mark)
-    if not scores:
-        raise ValueError("no empty cell: the game is over")
     preference = {4: 0, 0: 1, 2: 1, 6: 1, 8: 1}
-    return max(scores, key=lambda i: (scores[i], -preference.get(i, 2), -i))
+    return min(tictactoe_best_moves(board, mark), key=lambda i: (preference.get(i, 2), i))
 
 
 # -- connect four --------------------------------------------------------------------------------
