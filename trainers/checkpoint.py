@@ -85,7 +85,7 @@ def save_checkpoint(
     *,
     model: torch.nn.Module,
     tokenizer: Any,
-    optimizer: torch.optim.Optimizer,
+    optimizer: torch.optim.Optimizer | dict[str, Any],
     extra: dict[str, Any],
     keep: int = 0,
     image_processor: Any = None,
@@ -95,7 +95,8 @@ def save_checkpoint(
     Args:
         run_dir: the run directory.
         iteration: iterations completed.
-        model, tokenizer, optimizer: the training state.
+        model, tokenizer, optimizer: the training state (``optimizer`` may be its state dict
+            already, e.g. gathered from FSDP2 shards).
         extra: more state to restore (engine sampler, shuffling generator, metrics bookkeeping).
         keep: how many checkpoints to keep.
         image_processor: a vision-language model's image processor (saved with it, so the
@@ -109,7 +110,7 @@ def save_checkpoint(
     save_pretrained(model, tokenizer, tmp, image_processor=image_processor)
     state = {
         "iteration": iteration,
-        "optimizer": optimizer.state_dict(),
+        "optimizer": optimizer if isinstance(optimizer, dict) else optimizer.state_dict(),
         "rng": rng_state(),
         "lora": _lora_state(model),
         **extra,

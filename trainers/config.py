@@ -308,6 +308,10 @@ class HardwareConfig:
     #: ``torchrun``; rank 0 rolls out, logs, evaluates and checkpoints). Under an outer
     #: ``torchrun`` its ``--nproc-per-node`` counts instead.
     world_size: int = 1
+    #: how several ranks hold the policy in the update: ``ddp`` (a whole copy per rank,
+    #: gradients all-reduced), ``fsdp`` (FSDP2: parameters, gradients and optimizer state
+    #: sharded over the ranks) or ``auto`` (``fsdp`` on GPUs, ``ddp`` on CPUs).
+    data_parallel: str = "auto"
 
 
 # --- budget -------------------------------------------------------------------------------------
@@ -676,6 +680,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     hardware = _Checker("hardware", cfg.hardware)
     hardware.one_of(DEVICES, "device")
     hardware.one_of(tuple(ENGINE_NAMES), "engine")
+    hardware.one_of(("auto", "ddp", "fsdp"), "data_parallel")
     hardware.at_least(0, "num_threads", "env_workers")
     hardware.at_least(1, "generation_batch_size", "micro_batch_size", "world_size")
     hardware.within(0, 1, "gpu_memory_utilization", low_open=True)

@@ -16,7 +16,8 @@ logging, evaluation, checkpoints — and the other ranks only take part in the u
 So the update with N ranks equals the single-process update up to float summation order (a test
 runs 2 gloo processes against 1). The optimizer state is whole on every rank, so a checkpoint
 does not depend on the world size and a run resumes with any number of ranks. On GPUs each rank
-uses ``cuda:LOCAL_RANK``; sharding parameters and optimizer state (FSDP2) is not implemented.
+uses ``cuda:LOCAL_RANK``. This is ``hardware.data_parallel=ddp``; with ``fsdp`` the parameters,
+gradients and optimizer state are sharded over the ranks instead (:mod:`agentgym.trainers.sharded`).
 """
 
 from __future__ import annotations
@@ -38,10 +39,14 @@ class DataParallel:
     Attributes:
         rank: this process's rank (0 = the one that logs, evaluates and checkpoints).
         world_size: number of processes.
+        sharded: the update runs on an FSDP2-sharded copy of the policy
+            (:mod:`agentgym.trainers.sharded`): FSDP reduces the gradients in the backward, and
+            every rank must run as many forwards as the others.
     """
 
     rank: int
     world_size: int
+    sharded: bool = False
 
     @property
     def is_main(self) -> bool:
@@ -53,8 +58,9 @@ class DataParallel:
         return list(indices[self.rank :: self.world_size])
 
     def all_reduce_grads(self, params: Sequence[torch.nn.Parameter]) -> None:
-        """Sum ``params``' gradients over ranks, in place (missing gradients count as 0)."""
-        if self.world_size == 1 or not params:
+        """Sum ``params``' gradients over ranks, in place (missing gradients count as 0); a no-op
+        when ``sharded`` (FSDP has reduced them already)."""
+        if self.world_size == 1 or self.sharded or not params:
             return
         flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
                           for p in params])
@@ -112,7 +118,8 @@ class DataParallel:
 SINGLE = DataParallel(0, 1)
 
 
-def from_environment(device_type: str = "cpu", timeout_s: float = 1800.0) -> DataParallel:
+def from_environment(device_type: str = "cpu", timeout_s: float = 1800.0,
+                     sharded: bool = False) -> DataParallel:
     """Join the process group torchrun describes (``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``…);
     a single process when ``WORLD_SIZE`` is unset or 1.
 
@@ -121,6 +128,7 @@ def from_environment(device_type: str = "cpu", timeout_s: float = 1800.0) -> Dat
             ``cuda:LOCAL_RANK``).
         timeout_s: how long a collective may wait (rank 0's rollout and evaluation run while
             the other ranks wait for the next broadcast).
+        sharded: update an FSDP2-sharded copy of the policy (``hardware.data_parallel=fsdp``).
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
@@ -131,7 +139,7 @@ def from_environment(device_type: str = "cpu", timeout_s: float = 1800.0) -> Dat
         if device_type == "cuda":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend, timeout=datetime.timedelta(seconds=timeout_s))
-    return DataParallel(rank, world)
+    return DataParallel(rank, world, sharded)
 
 
 def shutdown(parallel: DataParallel) -> None:

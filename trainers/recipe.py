@@ -51,8 +51,11 @@ from agentgym.trainers.checkpoint import (
 )
 from agentgym.trainers.config import (
     DEFAULT_OPPONENTS,
+    AlgoConfig,
     ConfigError,
     EnvConfig,
+    HardwareConfig,
+    OptimConfig,
     TrainConfig,
     to_dict,
     validate,
@@ -78,6 +81,7 @@ from agentgym.trainers.model import (
 from agentgym.trainers.progress import RunProgress
 from agentgym.trainers.samples import turn_samples
 from agentgym.trainers.selfplay import OpponentPool, fixed_opponent, play_against, seats
+from agentgym.trainers.sharded import ShardedPolicy
 from agentgym.trainers.tiny import word_tokens_start
 from agentgym.trainers.update import UpdateContext, sft_step, update_policy
 
@@ -117,7 +121,9 @@ def train(cfg: TrainConfig, *, console: Any = None) -> TrainResult:
     other ranks take part in the updates only (:func:`_follow`) and return None.
     """
     checked = validate(copy.deepcopy(cfg))
-    parallel = from_environment(resolve_device(checked.hardware.device).type)
+    device_type = resolve_device(checked.hardware.device).type
+    parallel = from_environment(device_type,
+                                sharded=data_parallel_kind(checked.hardware, device_type) == "fsdp")
     try:
         with contextlib.ExitStack() as resources:
             if not parallel.is_main:
@@ -266,10 +272,7 @@ def _train(cfg: TrainConfig, console: Any, resources: contextlib.ExitStack,
     if algo.loss.kl_coef > 0:
         reference = (frozen_copy(model) if checkpoint is None
                      else frozen_copy(load_policy(cfg.model, cfg.env, device, path=warm_dir)[0]))
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=algo.optim.lr,
-        betas=tuple(algo.optim.betas), weight_decay=algo.optim.weight_decay,
-    )
+    optimizer = make_optimizer(model, algo.optim)
     start = 0
     # the other ranks load the same checkpoint, or take these (warm-started) weights
     parallel.broadcast({"checkpoint": None if checkpoint is None else str(checkpoint)})
@@ -288,6 +291,8 @@ def _train(cfg: TrainConfig, console: Any, resources: contextlib.ExitStack,
         start = int(state["iteration"])
         logger.truncate_after(start)
         say(f"resumed from {checkpoint.name} (iteration {start})")
+    target = UpdateTarget.build(model, optimizer, algo.optim, parallel, resumed=checkpoint)
+    optimizer_state: dict[str, Any] | None = None  # the gathered state of a sharded optimizer
 
     # --- 4. RL iterations ----------------------------------------------------------------------
     history: list[dict[str, Any]] = []
@@ -353,12 +358,14 @@ def _train(cfg: TrainConfig, console: Any, resources: contextlib.ExitStack,
             estimator(batch, **algo_params, **algo_inputs(context)), batch, algo.name)
         # 4c. update: PPO-clip over turn samples
         samples = turn_samples(episodes, advantages)
+        saves = bool(budget.checkpoint_every) and (it + 1) % budget.checkpoint_every == 0
         with progress.phase(f"update {it + 1}", key="update"):
+            message = {"samples": samples, "shuffle": shuffle.get_state(),
+                       "optimizer_state": saves}
             if parallel.world_size > 1:  # every rank updates on its share of the samples
-                parallel.broadcast({"samples": samples, "shuffle": shuffle.get_state()})
-            stats = update_policy(model, optimizer, samples, algo.loss, algo.optim, ctx,
-                                  reference=reference, generator=shuffle,
-                                  behaviour_cap=staleness_cap, parallel=parallel)
+                parallel.broadcast(message)
+            stats, optimizer_state = target.update(message, algo, ctx, reference, shuffle,
+                                                   whole=model, behaviour_cap=staleness_cap)
             sync_tic = time.perf_counter()
             if worker is None:
                 engine.sync_weights(model)
@@ -395,25 +402,30 @@ def _train(cfg: TrainConfig, console: Any, resources: contextlib.ExitStack,
         progress.end_iteration(info)
         pool.update_snapshot(model, it + 1)
         # 4f. checkpoint
-        if budget.checkpoint_every and (it + 1) % budget.checkpoint_every == 0:
+        if saves:
             with engine_idle():
                 extra = _extra_state(engine, shuffle, warmstart, pool,
                                      (algo_inputs, reward_inputs))
             save_checkpoint(run_dir, it + 1, model=model, tokenizer=tokenizer,
-                            optimizer=optimizer, keep=budget.keep_checkpoints,
+                            optimizer=optimizer_state or optimizer, keep=budget.keep_checkpoints,
                             image_processor=image_processor, extra=extra)
             saved_at = it + 1
     if worker is not None:
         worker.close()  # every batch was consumed; the engine is this thread's again
+    done = max(start, budget.iterations)
+    if target.sharded is not None and saved_at != done:  # the final save needs the optimizer
+        message = {"samples": None, "optimizer_state": True}
+        parallel.broadcast(message)
+        _, optimizer_state = target.update(message, algo, ctx, reference, shuffle)
     parallel.broadcast(None)  # the other ranks are done
 
     # --- 5. final evaluation and checkpoint ------------------------------------------------
-    done = max(start, budget.iterations)
     final = last_eval if last_eval is not None else evaluate("eval (final)")
     if last_eval is None and done > 0:
         logger.log("eval", done, final)
     if saved_at != done:
-        save_checkpoint(run_dir, done, model=model, tokenizer=tokenizer, optimizer=optimizer,
+        save_checkpoint(run_dir, done, model=model, tokenizer=tokenizer,
+                        optimizer=optimizer_state or optimizer,
                         keep=budget.keep_checkpoints, image_processor=image_processor,
                         extra=_extra_state(engine, shuffle, warmstart, pool,
                                            (algo_inputs, reward_inputs)))
@@ -445,10 +457,7 @@ def _follow(cfg: TrainConfig, parallel: DataParallel) -> None:
                         autocast=device.type == "cuda" and cfg.model.dtype != "float32",
                         micro_batch_size=hardware.micro_batch_size,
                         micro_batch_tokens=hardware.micro_batch_tokens)
-    optimizer = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=algo.optim.lr,
-        betas=tuple(algo.optim.betas), weight_decay=algo.optim.weight_decay,
-    )
+    optimizer = make_optimizer(model, algo.optim)
     start = parallel.broadcast()
     if start["checkpoint"] is None:
         parallel.broadcast_parameters(model)
@@ -459,11 +468,73 @@ def _follow(cfg: TrainConfig, parallel: DataParallel) -> None:
         run_dir = Path(start["checkpoint"]).parent if start["checkpoint"] else None
         reference = frozen_copy(model if run_dir is None else load_policy(
             cfg.model, cfg.env, device, path=run_dir / "warmstart")[0])
+    target = UpdateTarget.build(model, optimizer, algo.optim, parallel,
+                                resumed=start["checkpoint"])
     shuffle = torch.Generator()
     while (message := parallel.broadcast()) is not None:
-        shuffle.set_state(message["shuffle"])
-        update_policy(model, optimizer, message["samples"], algo.loss, algo.optim, ctx,
-                      reference=reference, generator=shuffle, parallel=parallel)
+        target.update(message, algo, ctx, reference, shuffle)
+
+
+def data_parallel_kind(hardware: HardwareConfig, device_type: str) -> str:
+    """``ddp`` or ``fsdp``: ``hardware.data_parallel``, with ``auto`` = FSDP2 on GPUs and a
+    whole copy per rank on CPUs."""
+    if hardware.data_parallel != "auto":
+        return hardware.data_parallel
+    return "fsdp" if device_type == "cuda" else "ddp"
+
+
+def make_optimizer(model: torch.nn.Module, optim: OptimConfig) -> torch.optim.Optimizer:
+    """AdamW over ``model``'s trainable parameters."""
+    return torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=optim.lr,
+                             betas=tuple(optim.betas), weight_decay=optim.weight_decay)
+
+
+@dataclass
+class UpdateTarget:
+    """What the update trains on this rank: the whole model and its optimizer, or with
+    ``hardware.data_parallel=fsdp`` and several ranks the FSDP2 shards (``sharded``)."""
+
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    parallel: DataParallel
+    sharded: ShardedPolicy | None = None
+
+    @classmethod
+    def build(cls, model: torch.nn.Module, optimizer: torch.optim.Optimizer, optim: OptimConfig,
+              parallel: DataParallel, resumed: Any = None) -> UpdateTarget:
+        """The target for ``model``, whose weights are the same on every rank by now;
+        ``optimizer`` holds a resumed run's state (``resumed``: its checkpoint, None when fresh),
+        which a sharded target takes over."""
+        if not (parallel.sharded and parallel.world_size > 1):
+            return cls(model, optimizer, parallel)
+        sharded = ShardedPolicy(model, lambda m: make_optimizer(m, optim), parallel,
+                                optimizer_state=optimizer.state_dict() if resumed else None)
+        return cls(sharded.module, sharded.optimizer, parallel, sharded)
+
+    def update(self, message: dict[str, Any], algo: AlgoConfig, ctx: UpdateContext,
+               reference: torch.nn.Module | None, shuffle: torch.Generator, *,
+               whole: torch.nn.Module | None = None, behaviour_cap: float | None = None,
+               ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Run one message of rank 0 on this rank (every rank calls it with the same message):
+        the update on this rank's share of ``message["samples"]`` (None: none), then for a
+        sharded target the new weights into rank 0's ``whole`` model and, when
+        ``message["optimizer_state"]``, the gathered optimizer state for a checkpoint.
+
+        Returns:
+            The update's statistics and the gathered optimizer state (rank 0 of a sharded
+            target; None otherwise).
+        """
+        stats: dict[str, Any] = {}
+        if message["samples"] is not None:
+            shuffle.set_state(message["shuffle"])
+            stats = update_policy(self.model, self.optimizer, message["samples"], algo.loss,
+                                  algo.optim, ctx, reference=reference, generator=shuffle,
+                                  behaviour_cap=behaviour_cap, parallel=self.parallel)
+            if self.sharded is not None:
+                self.sharded.gather_weights(whole)
+        if self.sharded is not None and message.get("optimizer_state"):
+            return stats, self.sharded.optimizer_state()
+        return stats, None
 
 
 def rank_device(device: torch.device, parallel: DataParallel) -> torch.device:

@@ -40,6 +40,7 @@ from agentgym.trainers.logprobs import (
 )
 from agentgym.trainers.loss import ppo_loss
 from agentgym.trainers.samples import TurnSample
+from agentgym.trainers.sharded import full_value
 from agentgym.trainers.vision import VisionCodec
 
 
@@ -129,6 +130,29 @@ def micro_batches_of(
     return out
 
 
+class PaddingMicroBatch(list):
+    """A micro-batch run only so that every rank of a sharded update (FSDP2) runs as many
+    forwards and backwards as the others: its loss is multiplied by 0 and its log-probs and
+    statistics are dropped."""
+
+
+def rank_micro_batches(
+    mini_batch: Sequence[int], samples: Sequence[TurnSample], ctx: UpdateContext,
+    parallel: DataParallel,
+) -> list[list[int]]:
+    """This rank's micro-batches of ``mini_batch`` (:func:`micro_batches_of` of its share); for a
+    sharded update, padded with :class:`PaddingMicroBatch` up to the count of the rank with the
+    most (every rank computes every rank's count: they all hold the same samples)."""
+    mine = micro_batches_of(parallel.shard(mini_batch), samples, ctx.micro_batch_size,
+                            ctx.micro_batch_tokens)
+    if not parallel.sharded:
+        return mine
+    most = max(len(micro_batches_of(list(mini_batch[r :: parallel.world_size]), samples,
+                                    ctx.micro_batch_size, ctx.micro_batch_tokens))
+               for r in range(parallel.world_size))
+    return mine + [PaddingMicroBatch([mini_batch[0]]) for _ in range(most - len(mine))]
+
+
 def pack_samples(
     model: torch.nn.Module, samples: Sequence[TurnSample], ctx: UpdateContext
 ) -> PackedBatch:
@@ -171,6 +195,8 @@ def compute_logprobs(
             with _autocast(ctx):
                 logits = response_logits(model, packed)
             logp = token_logprobs(logits, packed.response_ids, ctx.temperature).float().cpu()
+            if isinstance(micro, PaddingMicroBatch):
+                continue
             for row, i in enumerate(micro):
                 out[i] = logp[row, : len(samples[i].response_ids)].clone()
     finally:
@@ -220,8 +246,7 @@ def update_policy(
     mini = optim_cfg.mini_batch_size or n
     mini_batches = list(_chunks(order, mini))
     def cut(mb: Sequence[int]) -> list[list[int]]:
-        return micro_batches_of(parallel.shard(mb), samples, ctx.micro_batch_size,
-                                ctx.micro_batch_tokens)
+        return rank_micro_batches(mb, samples, ctx, parallel)
 
     micro_of = {tuple(mb): cut(mb) for mb in mini_batches}
     first_micros = [m for mb in mini_batches for m in micro_of[tuple(mb)]]
@@ -243,7 +268,10 @@ def update_policy(
     weights = None
     if behaviour_cap is not None and loss_cfg.old_logprobs == "recompute":
         weights = behaviour_weights(old, samples, behaviour_cap)
-    params = [p for p in model.parameters() if p.requires_grad]
+    # the optimizer's parameters: an FSDP2 root keeps its whole parameters registered after a
+    # forward, so model.parameters() would name tensors the gradients never reach
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    loss_scale = parallel.world_size if parallel.sharded else 1
 
     sums: dict[str, float] = {}
     count = 0
@@ -284,7 +312,11 @@ def update_policy(
                     agg_mode=loss_cfg.agg_mode, num_tokens=n_tokens, num_seqs=float(len(mb)),
                     norm_len=ctx.norm_len, behaviour_weight=weight,
                 )
-                out.loss.backward()
+                if isinstance(micro, PaddingMicroBatch):
+                    (out.loss * 0.0).backward()  # the same collectives as the other ranks
+                    continue
+                # FSDP averages the gradients over ranks: scaled, the average is the sum
+                (out.loss * loss_scale if loss_scale != 1 else out.loss).backward()
                 if first_dev is None:
                     with torch.no_grad():
                         m = packed.response_mask.bool()
@@ -298,8 +330,10 @@ def update_policy(
                     )
                 sums["ratio_max"] = max(sums.get("ratio_max", 0.0), float(out.ratio_max))
             parallel.all_reduce_grads(params)
-            if optim_cfg.max_grad_norm > 0:
-                norm = torch.nn.utils.clip_grad_norm_(params, optim_cfg.max_grad_norm)
+            if optim_cfg.max_grad_norm > 0 or parallel.sharded:
+                # on FSDP2 shards clip_grad_norm_ reduces the norm over ranks (inf: no clip)
+                norm = full_value(torch.nn.utils.clip_grad_norm_(
+                    params, optim_cfg.max_grad_norm or float("inf")))
             else:
                 norm = torch.linalg.vector_norm(
                     torch.stack([p.grad.norm() for p in params if p.grad is not None])
@@ -319,8 +353,9 @@ def update_policy(
         engine_logprob_diff=sum(diffs) / len(diffs) if diffs else 0.0,
     )
     if parallel.world_size > 1:
-        stats.update(ranks=parallel.world_size,
-                     rank_samples=sum(len(m) for m in first_micros))
+        stats.update(ranks=parallel.world_size, sharded=int(parallel.sharded),
+                     rank_samples=sum(len(m) for m in first_micros
+                                      if not isinstance(m, PaddingMicroBatch)))
     if weights is not None:
         flat = torch.cat(weights) if weights else torch.ones(0)
         raw = torch.cat([_raw_weight(o, s) for o, s in zip(old, samples, strict=True)]
