@@ -291,7 +291,9 @@ def _train(cfg: TrainConfig, console: Any, resources: contextlib.ExitStack,
         start = int(state["iteration"])
         logger.truncate_after(start)
         say(f"resumed from {checkpoint.name} (iteration {start})")
-    target = UpdateTarget.build(model, optimizer, algo.optim, parallel, resumed=checkpoint)
+    target = UpdateTarget.build(model, optimizer, algo.optim, parallel, device,
+                                resumed=checkpoint)
+    optimizer = target.optimizer  # a sharded target's: the whole one would keep its state alive
     optimizer_state: dict[str, Any] | None = None  # the gathered state of a sharded optimizer
 
     # --- 4. RL iterations ----------------------------------------------------------------------
@@ -456,7 +458,8 @@ def _follow(cfg: TrainConfig, parallel: DataParallel) -> None:
                         temperature=algo.temperature, norm_len=float(cfg.env.max_new_tokens),
                         autocast=device.type == "cuda" and cfg.model.dtype != "float32",
                         micro_batch_size=hardware.micro_batch_size,
-                        micro_batch_tokens=hardware.micro_batch_tokens)
+                        micro_batch_tokens=hardware.micro_batch_tokens,
+                        vision=load_vision(cfg.model, cfg.env, tokenizer))
     optimizer = make_optimizer(model, algo.optim)
     start = parallel.broadcast()
     if start["checkpoint"] is None:
@@ -468,8 +471,9 @@ def _follow(cfg: TrainConfig, parallel: DataParallel) -> None:
         run_dir = Path(start["checkpoint"]).parent if start["checkpoint"] else None
         reference = frozen_copy(model if run_dir is None else load_policy(
             cfg.model, cfg.env, device, path=run_dir / "warmstart")[0])
-    target = UpdateTarget.build(model, optimizer, algo.optim, parallel,
+    target = UpdateTarget.build(model, optimizer, algo.optim, parallel, device,
                                 resumed=start["checkpoint"])
+    del model, optimizer  # sharded: the whole tensors are freed once nothing refers to them
     shuffle = torch.Generator()
     while (message := parallel.broadcast()) is not None:
         target.update(message, algo, ctx, reference, shuffle)
@@ -501,14 +505,17 @@ class UpdateTarget:
 
     @classmethod
     def build(cls, model: torch.nn.Module, optimizer: torch.optim.Optimizer, optim: OptimConfig,
-              parallel: DataParallel, resumed: Any = None) -> UpdateTarget:
+              parallel: DataParallel, device: torch.device, resumed: Any = None) -> UpdateTarget:
         """The target for ``model``, whose weights are the same on every rank by now;
         ``optimizer`` holds a resumed run's state (``resumed``: its checkpoint, None when fresh),
-        which a sharded target takes over."""
+        which a sharded target takes over (the caller then drops ``optimizer`` and its state:
+        it refers to the whole parameters)."""
         if not (parallel.sharded and parallel.world_size > 1):
             return cls(model, optimizer, parallel)
         sharded = ShardedPolicy(model, lambda m: make_optimizer(m, optim), parallel,
+                                device.type,
                                 optimizer_state=optimizer.state_dict() if resumed else None)
+        optimizer.state.clear()
         return cls(sharded.module, sharded.optimizer, parallel, sharded)
 
     def update(self, message: dict[str, Any], algo: AlgoConfig, ctx: UpdateContext,

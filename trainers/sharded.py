@@ -31,12 +31,14 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.distributed as dist
 from torch.distributed.checkpoint.state_dict import (
     StateDictOptions,
     get_model_state_dict,
     get_optimizer_state_dict,
     set_optimizer_state_dict,
 )
+from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.fsdp import fully_shard
 from torch.distributed.tensor import DTensor
 
@@ -46,20 +48,21 @@ from agentgym.trainers.distributed import DataParallel
 _GATHER = StateDictOptions(full_state_dict=True, cpu_offload=True)
 
 
-def shard_layers(model: torch.nn.Module) -> torch.nn.Module:
+def shard_layers(model: torch.nn.Module, device_type: str = "cpu") -> torch.nn.Module:
     """``fully_shard`` each transformer block (the classes a Hugging Face model lists in
-    ``_no_split_modules``; every direct child when it lists none), then the whole model, in
-    place; returns ``model``. FSDP averages the gradients over ranks: the update scales each
-    rank's loss by the world size to sum them (:func:`~agentgym.trainers.update.update_policy`;
-    a divide factor of 1 would need ``PREMUL_SUM``, which gloo lacks)."""
+    ``_no_split_modules``, inner ones before the blocks holding them), then the whole model (one
+    group when it lists none: tied embeddings stay together), in place, over a 1-D mesh of all
+    ranks on ``device_type``; returns ``model``. FSDP averages the gradients over ranks: the
+    update scales each rank's loss by the world size to sum them
+    (:func:`~agentgym.trainers.update.update_policy`; a divide factor of 1 would need
+    ``PREMUL_SUM``, which gloo lacks)."""
+    mesh = init_device_mesh(device_type, (dist.get_world_size(),))
     blocks = set(getattr(_base_model(model), "_no_split_modules", None) or ())
-    modules = [m for m in model.modules() if type(m).__name__ in blocks]
-    if not modules:
-        modules = list(model.children())
-    for module in modules:
-        if any(p.numel() for p in module.parameters()):
-            fully_shard(module)
-    fully_shard(model)
+    # modules() lists a module before its children: reversed, nested blocks come first
+    for module in reversed(list(model.modules())):
+        if type(module).__name__ in blocks and any(p.numel() for p in module.parameters()):
+            fully_shard(module, mesh=mesh)
+    fully_shard(model, mesh=mesh)
     return model
 
 
@@ -103,16 +106,19 @@ class ShardedPolicy:
             it (a deep copy is sharded); another rank's ``model`` is sharded in place.
         make_optimizer: builds the optimizer over a module's trainable parameters.
         parallel: this rank's place (``parallel.sharded`` must be true).
+        device_type: ``cpu`` or ``cuda`` (the mesh's device; not the machine's accelerator).
         optimizer_state: an ordinary optimizer state dict to continue from (a checkpoint's;
             whole, on every rank), or None for a fresh optimizer.
     """
 
     def __init__(self, model: torch.nn.Module,
                  make_optimizer: Callable[[torch.nn.Module], torch.optim.Optimizer],
-                 parallel: DataParallel, optimizer_state: dict[str, Any] | None = None):
+                 parallel: DataParallel, device_type: str = "cpu",
+                 optimizer_state: dict[str, Any] | None = None):
         self.parallel = parallel
         self.names = trainable_names(model)
-        self.module = shard_layers(copy.deepcopy(model) if parallel.is_main else model)
+        self.module = shard_layers(copy.deepcopy(model) if parallel.is_main else model,
+                                   device_type)
         self.optimizer = make_optimizer(self.module)
         if optimizer_state is not None:
             set_optimizer_state_dict(

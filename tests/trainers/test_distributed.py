@@ -118,3 +118,46 @@ def test_world_size_two_trains_and_resumes_with_one_rank(tiny_path, tmp_path, ki
     rows = [r for r in read_metrics(tmp_path) if r["kind"] == "train"]
     assert [r["iteration"] for r in rows] == list(range(1, iterations + 2))
     assert "update/ranks" not in rows[-1]
+
+
+def _nested_blocks_forward_backward(port: int) -> None:
+    """In a child process: a one-rank gloo group, a model whose ``_no_split_modules`` lists a
+    block class and a class nested inside it; sharding then forward/backward must work."""
+    import torch.distributed as dist
+
+    from agentgym.trainers.sharded import shard_layers
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=0, world_size=1)
+    try:
+        class Inner(torch.nn.Linear):
+            pass
+
+        class Outer(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.a, self.mlp = torch.nn.Linear(4, 4), Inner(4, 4)
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return self.mlp(self.a(x))
+
+        class Root(torch.nn.Sequential):
+            _no_split_modules = ("Outer", "Inner")
+
+        root = shard_layers(Root(Outer(), torch.nn.Linear(4, 4)))
+        root(torch.randn(2, 4)).sum().backward()
+        assert all(p.grad is not None for p in root.parameters())
+    finally:
+        dist.destroy_process_group()
+
+
+def test_shard_layers_shards_nested_blocks_inner_first():
+    """``model.modules()`` lists an outer block before the one inside it; FSDP2 needs the inner
+    one sharded first (Idefics2 lists ``Idefics2PerceiverLayer`` and ``Idefics2MLP``)."""
+    import multiprocessing
+
+    process = multiprocessing.get_context("spawn").Process(
+        target=_nested_blocks_forward_backward, args=(_free_port(),))
+    process.start()
+    process.join(120)
+    assert process.exitcode == 0
