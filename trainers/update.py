@@ -23,6 +23,7 @@ Order of work for ``update_policy``:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -143,13 +144,15 @@ def rank_micro_batches(
     """This rank's micro-batches of ``mini_batch`` (:func:`micro_batches_of` of its share); for a
     sharded update, padded with :class:`PaddingMicroBatch` up to the count of the rank with the
     most (every rank computes every rank's count: they all hold the same samples)."""
-    mine = micro_batches_of(parallel.shard(mini_batch), samples, ctx.micro_batch_size,
-                            ctx.micro_batch_tokens)
+    def cut(rank: int) -> list[list[int]]:
+        share = dataclasses.replace(parallel, rank=rank).shard(mini_batch)
+        return micro_batches_of(share, samples, ctx.micro_batch_size, ctx.micro_batch_tokens)
+
     if not parallel.sharded:
-        return mine
-    most = max(len(micro_batches_of(list(mini_batch[r :: parallel.world_size]), samples,
-                                    ctx.micro_batch_size, ctx.micro_batch_tokens))
-               for r in range(parallel.world_size))
+        return cut(parallel.rank)
+    every = [cut(rank) for rank in range(parallel.world_size)]
+    mine = every[parallel.rank]
+    most = max(len(micros) for micros in every)
     return mine + [PaddingMicroBatch([mini_batch[0]]) for _ in range(most - len(mine))]
 
 
@@ -316,7 +319,7 @@ def update_policy(
                     (out.loss * 0.0).backward()  # the same collectives as the other ranks
                     continue
                 # FSDP averages the gradients over ranks: scaled, the average is the sum
-                (out.loss * loss_scale if loss_scale != 1 else out.loss).backward()
+                (out.loss * loss_scale).backward()
                 if first_dev is None:
                     with torch.no_grad():
                         m = packed.response_mask.bool()
