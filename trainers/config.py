@@ -325,6 +325,10 @@ class BudgetConfig:
     tasks_per_iteration: int = 8
     #: episodes per task (the group credit methods compare within).
     group_size: int = 8
+    #: induction-head pre-training steps before behaviour cloning (0 = none): random token
+    #: sequences repeated, so a model from scratch learns to copy from its prompt
+    #: (:mod:`agentgym.trainers.induction`; for the tiny model, not for pre-trained ones).
+    induction_steps: int = 0
     #: expert episodes cloned before RL (0 = no warm start).
     warmup_episodes: int = 400
     #: passes over the expert turns.
@@ -688,8 +692,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
         hardware.at_least(1, "micro_batch_tokens")
 
     budget = _Checker("budget", cfg.budget)
-    budget.at_least(0, "iterations", "warmup_episodes", "eval_every", "eval_episodes",
-                    "checkpoint_every", "keep_checkpoints")
+    budget.at_least(0, "iterations", "induction_steps", "warmup_episodes", "eval_every",
+                    "eval_episodes", "checkpoint_every", "keep_checkpoints")
     budget.at_least(1, "tasks_per_iteration", "group_size", "warmup_epochs")
 
     rollout = _Checker("rollout", cfg.rollout)

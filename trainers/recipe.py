@@ -69,6 +69,7 @@ from agentgym.trainers.credit_inputs import (
 from agentgym.trainers.distributed import DataParallel, from_environment, shutdown
 from agentgym.trainers.engines import IN_PLACE_ENGINES, EngineBuild, SamplingSettings, make_engine
 from agentgym.trainers.evaluation import TeacherPolicy, episode_metrics, run_episodes
+from agentgym.trainers.induction import copyable_token_ids, pretrain_induction
 from agentgym.trainers.logger import MetricsLogger
 from agentgym.trainers.model import (
     frozen_copy,
@@ -254,13 +255,23 @@ def _train(cfg: TrainConfig, console: Any, resources: contextlib.ExitStack,
     warm_dir = run_dir / "warmstart"
     if checkpoint is None:
         logger.truncate_after(-1)  # a fresh start: no rows of an earlier, unfinished attempt
+        warm: dict[str, Any] = {}  # induction pre-training and behaviour cloning
+        if budget.induction_steps > 0:
+            warm.update(induction_pretrain(model, tokenizer, budget.induction_steps, run.seed,
+                                           progress))
+            say(f"induction pre-training: copy accuracy "
+                f"{warm['induction_copy_acc_before']:.1%} → "
+                f"{warm['induction_copy_acc_after']:.1%} "
+                f"({warm['induction_steps']:.0f} steps, {warm['induction_s']:.0f} s)")
         if budget.warmup_episodes > 0:
             bc = behaviour_clone(cfg, model, engine, ctx, shuffle, progress, placement,
                                  seat_names)
-            logger.log("warmup", 0, {**bc, **progress.take_times(), **memory_metrics()})
+            warm.update(bc)
             say(f"warm start: {bc['demo_turns']} expert turns, BC loss "
                 f"{bc['first_loss']:.3f} → {bc['last_loss']:.3f} "
                 f"({bc['bc_tokens_per_s'] / 1000:.1f}k tokens/s)")
+        if warm:
+            logger.log("warmup", 0, {**warm, **progress.take_times(), **memory_metrics()})
             engine.sync_weights(model)
         if algo.loss.kl_coef > 0:
             save_pretrained(model, tokenizer, warm_dir, image_processor=image_processor)
@@ -604,6 +615,16 @@ def behaviour_clone(
         "first_loss": losses[0] if losses else float("nan"),
         "last_loss": float(np.mean(losses[-5:])) if losses else float("nan"),
     }
+
+
+def induction_pretrain(
+    model: torch.nn.Module, tokenizer: Any, steps: int, seed: int, progress: RunProgress
+) -> dict[str, float]:
+    """:func:`~agentgym.trainers.induction.pretrain_induction` of ``model`` for ``steps`` steps
+    before behaviour cloning (a tiny model from scratch learns to copy from its prompt)."""
+    with progress.phase("induction pre-training", total=steps, key="induction") as phase:
+        return pretrain_induction(model, copyable_token_ids(tokenizer), steps, seed=seed,
+                                  on_step=lambda _, loss: phase.advance(1, f"loss {loss:.3f}"))
 
 
 def length_bucketed_batches(

@@ -24,7 +24,8 @@ def _cfg(run_dir, tiny_cfgs, *, iterations=2, resume=False) -> TrainConfig:
         "model": {"tiny": tiny.__dict__},
         "hardware": {"device": "cpu", "micro_batch_size": 8},
         "budget": {"iterations": iterations, "tasks_per_iteration": 2, "group_size": 3,
-                   "warmup_episodes": 6, "warmup_epochs": 4, "eval_episodes": 3,
+                   "induction_steps": 20, "warmup_episodes": 6, "warmup_epochs": 4,
+                   "eval_episodes": 3,
                    "checkpoint_every": 1, "keep_checkpoints": 0},
         "trainer": {"run_dir": str(run_dir), "progress": False, "tensorboard": False,
                     "resume": resume},
@@ -74,6 +75,9 @@ def test_two_iterations_train(full_run):
     warmup = next(r for r in read_metrics(run_dir) if r["kind"] == "warmup")
     assert warmup["time/demos_s"] > 0 and warmup["time/bc_s"] > 0
     assert warmup["bc_tokens_per_s"] > 0 and warmup["memory/peak_rss_gb"] > 0
+    # induction pre-training ran first, in the same row (20 steps: no induction heads yet)
+    assert warmup["induction_steps"] == 20 and warmup["time/induction_s"] > 0
+    assert 0 <= warmup["induction_copy_acc_after"] < 0.9
     for record in train_records:
         assert record["time/rollout_s"] > 0 and record["time/update_s"] > 0
         assert torch.isfinite(torch.tensor(record["update/loss"]))
