@@ -262,7 +262,7 @@ def _train(cfg: TrainConfig, console: Any, resources: contextlib.ExitStack,
             say(f"induction pre-training: copy accuracy "
                 f"{warm['induction_copy_acc_before']:.1%} → "
                 f"{warm['induction_copy_acc_after']:.1%} "
-                f"({warm['induction_steps']:.0f} steps, {warm['induction_s']:.0f} s)")
+                f"({warm['induction_steps_taken']:.0f} steps, {warm['induction_s']:.0f} s)")
         if budget.warmup_episodes > 0:
             bc = behaviour_clone(cfg, model, engine, ctx, shuffle, progress, placement,
                                  seat_names)
@@ -622,8 +622,10 @@ def induction_pretrain(
 ) -> dict[str, float]:
     """:func:`~agentgym.trainers.induction.pretrain_induction` of ``model`` for ``steps`` steps
     before behaviour cloning (a tiny model from scratch learns to copy from its prompt)."""
+    limit = word_tokens_start(tokenizer)  # whole-word tokens (product ids) left out
     with progress.phase("induction pre-training", total=steps, key="induction") as phase:
-        return pretrain_induction(model, copyable_token_ids(tokenizer), steps, seed=seed,
+        return pretrain_induction(model, copyable_token_ids(tokenizer, limit), steps, seed=seed,
+                                  vocab_limit=limit,
                                   on_step=lambda _, loss: phase.advance(1, f"loss {loss:.3f}"))
 
 

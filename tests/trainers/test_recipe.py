@@ -76,7 +76,7 @@ def test_two_iterations_train(full_run):
     assert warmup["time/demos_s"] > 0 and warmup["time/bc_s"] > 0
     assert warmup["bc_tokens_per_s"] > 0 and warmup["memory/peak_rss_gb"] > 0
     # induction pre-training ran first, in the same row (20 steps: no induction heads yet)
-    assert warmup["induction_steps"] == 20 and warmup["time/induction_s"] > 0
+    assert warmup["induction_steps_taken"] == 20 and warmup["time/induction_s"] > 0
     assert 0 <= warmup["induction_copy_acc_after"] < 0.9
     for record in train_records:
         assert record["time/rollout_s"] > 0 and record["time/update_s"] > 0
