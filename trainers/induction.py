@@ -72,8 +72,8 @@ def copy_loss_and_accuracy(
     With ``vocab_limit`` the softmax runs over the first ``vocab_limit`` ids only (the final
     hidden states times those rows of the output layer), as behaviour cloning's prompt loss does:
     WebShop's tiny model has 10,000 whole-word product-id tokens after its 772 BPE ids, and a
-    full-vocabulary softmax made each step ~4× slower. The sequences must then draw from those
-    ids (:func:`copyable_token_ids` with the same limit).
+    full-vocabulary softmax made each step 5.6× slower (``benchmarks/induction_speed.py``). The
+    sequences must then draw from those ids (:func:`copyable_token_ids` with the same limit).
     """
     targets, mask = input_ids[:, 1:], copy_mask[:, 1:]
     if vocab_limit is None:
