@@ -30,6 +30,8 @@ from typing import Any
 
 import torch
 
+from agentgym.trainers.update import leading_vocab_logits
+
 #: Shortest and longest random sequence (tokens) before it repeats.
 SPAN_TOKENS = (16, 32)
 #: Copies of the sequence in one sample (the first cannot be predicted; the others are copied).
@@ -82,9 +84,7 @@ def copy_loss_and_accuracy(
         out = model(input_ids=input_ids, output_hidden_states=True, logits_to_keep=1,
                     use_cache=False)
         hidden = out.hidden_states[-1][:, :-1][mask]
-        head = model.get_output_embeddings()
-        bias = None if head.bias is None else head.bias[:vocab_limit]
-        logits = torch.nn.functional.linear(hidden, head.weight[:vocab_limit], bias).float()
+        logits = leading_vocab_logits(model, hidden, vocab_limit).float()
     nll = torch.nn.functional.cross_entropy(logits, targets[mask])
     accuracy = (logits.argmax(-1) == targets[mask]).float().mean().item()
     return nll, accuracy

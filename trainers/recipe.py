@@ -258,7 +258,7 @@ def _train(cfg: TrainConfig, console: Any, resources: contextlib.ExitStack,
         warm: dict[str, Any] = {}  # induction pre-training and behaviour cloning
         if budget.induction_steps > 0:
             warm.update(induction_pretrain(model, tokenizer, budget.induction_steps, run.seed,
-                                           progress))
+                                           ctx.prompt_vocab, progress))
             say(f"induction pre-training: copy accuracy "
                 f"{warm['induction_copy_acc_before']:.1%} → "
                 f"{warm['induction_copy_acc_after']:.1%} "
@@ -618,11 +618,12 @@ def behaviour_clone(
 
 
 def induction_pretrain(
-    model: torch.nn.Module, tokenizer: Any, steps: int, seed: int, progress: RunProgress
+    model: torch.nn.Module, tokenizer: Any, steps: int, seed: int, limit: int | None,
+    progress: RunProgress,
 ) -> dict[str, float]:
     """:func:`~agentgym.trainers.induction.pretrain_induction` of ``model`` for ``steps`` steps
-    before behaviour cloning (a tiny model from scratch learns to copy from its prompt)."""
-    limit = word_tokens_start(tokenizer)  # whole-word tokens (product ids) left out
+    before behaviour cloning (a tiny model from scratch learns to copy from its prompt). ``limit``:
+    the ids below it only (``UpdateContext.prompt_vocab``: whole-word tokens left out)."""
     with progress.phase("induction pre-training", total=steps, key="induction") as phase:
         return pretrain_induction(model, copyable_token_ids(tokenizer, limit), steps, seed=seed,
                                   vocab_limit=limit,

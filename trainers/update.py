@@ -430,6 +430,16 @@ def counted_logprobs(model: torch.nn.Module, packed: Any, first: int) -> torch.T
     return token_logprobs(out.logits[:, :-1, :].float(), packed.input_ids[:, first:])
 
 
+def leading_vocab_logits(
+    model: torch.nn.Module, hidden: torch.Tensor, vocab_limit: int
+) -> torch.Tensor:
+    """Logits over the first ``vocab_limit`` ids only: ``hidden`` ``(..., d)`` (final hidden
+    states) times those rows of the model's output layer → ``(..., vocab_limit)``."""
+    head = model.get_output_embeddings()
+    bias = None if head.bias is None else head.bias[:vocab_limit]
+    return torch.nn.functional.linear(hidden, head.weight[:vocab_limit], bias)
+
+
 def split_vocab_logprobs(
     model: torch.nn.Module, packed: Any, first: int, prompt_vocab: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -453,9 +463,7 @@ def split_vocab_logprobs(
     )
     response = token_logprobs(out.logits[:, :-1, :].float(), packed.response_ids)
     hidden = out.hidden_states[-1][:, first - 1 : p_len - 1]  # predicts tokens first..p_len-1
-    head = model.get_output_embeddings()
-    logits = torch.nn.functional.linear(hidden, head.weight[:prompt_vocab],
-                                        None if head.bias is None else head.bias[:prompt_vocab])
+    logits = leading_vocab_logits(model, hidden, prompt_vocab)
     targets = packed.input_ids[:, first:p_len]
     inside = targets < prompt_vocab
     prompt = token_logprobs(logits.float(), torch.where(inside, targets, 0)) * inside
