@@ -327,7 +327,8 @@ class BudgetConfig:
     group_size: int = 8
     #: induction-head pre-training steps before behaviour cloning (0 = none): random token
     #: sequences repeated, so a model from scratch learns to copy from its prompt
-    #: (:mod:`agentgym.trainers.induction`; for the tiny model, not for pre-trained ones).
+    #: (:mod:`agentgym.trainers.induction`; only on a model built from random weights: a model
+    #: loaded from ``model.path``, pre-trained or an earlier run's checkpoint, is left as it is).
     induction_steps: int = 0
     #: expert episodes cloned before RL (0 = no warm start).
     warmup_episodes: int = 400

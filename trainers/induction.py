@@ -117,8 +117,9 @@ def pretrain_induction(
         token_ids: ``(n,)`` the ids sequences draw from (:func:`copyable_token_ids`).
         steps: at most this many optimizer steps; the learning rate warms up linearly over
             ``warmup_steps``.
-        target_accuracy: stop once the held-out copy accuracy, measured every ``check_every``
-            steps (and after the last), reaches it.
+        target_accuracy: stop once the held-out copy accuracy, measured before the first step,
+            every ``check_every`` steps and after the last, reaches it (a model that copies
+            already, e.g. a cloned warm start loaded by a later run, takes no steps).
         batch_size, lr, warmup_steps, max_grad_norm: sequences per step, AdamW's learning rate
             (no weight decay), its linear warm-up, gradient-norm clipping.
         seed: seeds the sequences (a held-out set for the accuracy is drawn from ``seed + 1``).
@@ -152,6 +153,9 @@ def pretrain_induction(
         return sum(values) / len(values)
 
     before = accuracy()
+    if before >= target_accuracy:  # it copies already (a cloned or pretrained model): no steps
+        return {"induction_steps_taken": 0.0, "induction_s": 0.0,
+                "induction_copy_acc_before": before, "induction_copy_acc_after": before}
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     tic = time.perf_counter()

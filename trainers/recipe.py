@@ -256,7 +256,7 @@ def _train(cfg: TrainConfig, console: Any, resources: contextlib.ExitStack,
     if checkpoint is None:
         logger.truncate_after(-1)  # a fresh start: no rows of an earlier, unfinished attempt
         warm: dict[str, Any] = {}  # induction pre-training and behaviour cloning
-        if budget.induction_steps > 0:
+        if budget.induction_steps > 0 and not cfg.model.path:  # only from random weights
             warm.update(induction_pretrain(model, tokenizer, budget.induction_steps, run.seed,
                                            ctx.prompt_vocab, progress))
             say(f"induction pre-training: copy accuracy "

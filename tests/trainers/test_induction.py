@@ -48,6 +48,13 @@ def test_pretraining_teaches_the_tiny_model_to_copy(tiny_path):
     assert result["induction_steps_taken"] % 100 == 0  # stopped at a check
     assert sum(losses[-20:]) / 20 < 0.5 * sum(losses[:20]) / 20
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    # a model that copies already (e.g. the cloned warm start a later run loads) is left alone
+    trained = [p.detach().clone() for p in model.parameters()]
+    again = pretrain_induction(model, copyable_token_ids(tokenizer), 3000, seed=0,
+                               target_accuracy=0.9, on_step=lambda _, loss: losses.append(loss))
+    assert again["induction_steps_taken"] == 0 and again["induction_copy_acc_before"] >= 0.9
+    assert len(losses) == result["induction_steps_taken"]
+    assert all(torch.equal(a, b) for a, b in zip(trained, model.parameters(), strict=True))
 
 
 def test_split_vocabulary_loss_equals_the_full_softmax_restricted(tiny_model):
