@@ -334,6 +334,10 @@ class BudgetConfig:
     warmup_episodes: int = 400
     #: passes over the expert turns.
     warmup_epochs: int = 20
+    #: the probability that a demonstration turn plays a random admissible action instead of
+    #: the expert's (DART noise, :class:`~agentgym.core.policies.NoisyExpertPolicy`); those turns
+    #: are not cloned, the expert's way back from them is (0 = the expert's own path only).
+    warmup_noise: float = 0.0
     #: evaluate on held-out seeds every this many iterations (0 = only before and after).
     eval_every: int = 8
     #: held-out episodes per evaluation.
@@ -696,6 +700,8 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     budget.at_least(0, "iterations", "induction_steps", "warmup_episodes", "eval_every",
                     "eval_episodes", "checkpoint_every", "keep_checkpoints")
     budget.at_least(1, "tasks_per_iteration", "group_size", "warmup_epochs")
+    if not 0.0 <= cfg.budget.warmup_noise < 1.0:
+        budget._fail("warmup_noise", "must be in [0, 1)")
 
     rollout = _Checker("rollout", cfg.rollout)
     rollout.one_of(ROLLOUT_BACKENDS, "backend")

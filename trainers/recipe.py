@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from agentgym import credit
-from agentgym.core.policies import ExpertPolicy
+from agentgym.core.policies import ExpertPolicy, NoisyExpertPolicy
 from agentgym.core.preflight import failed_episodes_error
 from agentgym.core.registration import resolve_id, spec
 from agentgym.core.trajectory import StepBatch
@@ -571,14 +571,18 @@ def behaviour_clone(
     """Supervised fine-tuning on the expert's turns (its actions in the action format).
 
     In a multi-agent environment only the turns of the learner's seats (``seat_names``) are
-    cloned (Collab's coder, not its scripted collaborator).
+    cloned (Collab's coder, not its scripted collaborator). With ``budget.warmup_noise`` the
+    demonstrator plays a random admissible action on that fraction of turns (DART); those turns
+    are not cloned, the expert's way back from them is.
 
     Batches are drawn length-bucketed (:func:`length_bucketed_batches`), so a batch pads to
     similar lengths instead of the longest page of the whole set; the prompt loss counts each
     observation once (a later turn's prompt from its new user message on).
     """
     budget, w = cfg.budget, cfg.algo.warmup
-    teacher = TeacherPolicy(ExpertPolicy(), engine.encode_prompt, engine.encode_response,
+    expert = (NoisyExpertPolicy(budget.warmup_noise, seed=cfg.trainer.warmup_seed)
+              if budget.warmup_noise > 0 else ExpertPolicy())
+    teacher = TeacherPolicy(expert, engine.encode_prompt, engine.encode_response,
                             encode_request=engine.encode_request)
     first = cfg.trainer.warmup_seed
     seeds = range(first, first + budget.warmup_episodes)
@@ -587,7 +591,8 @@ def behaviour_clone(
                                 on_episode=phase.on_episode, **(placement or {}))
     if seat_names:
         episodes = [e for e in episodes if e.info.get("seat") in seat_names]
-    samples = turn_samples(episodes, new_message_marker=user_message_marker(engine))
+    samples = turn_samples(episodes, new_message_marker=user_message_marker(engine),
+                           skip_noise=True)
     lengths = [len(s.prompt_ids) + len(s.response_ids) for s in samples]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=w.lr)
     batches_per_epoch = -(-len(samples) // w.batch_size)
@@ -609,6 +614,8 @@ def behaviour_clone(
     return {
         "demo_episodes": len(episodes),
         "demo_turns": len(samples),
+        "demo_noise_turns": sum(bool(t.info.get("policy", {}).get("noise"))
+                                for e in episodes for t in e.turns),
         "demo_success_rate": float(np.mean([e.success for e in episodes])) if episodes else 0.0,
         "bc_steps": len(losses),
         "bc_tokens_per_s": tokens / max(bc_s, 1e-9),

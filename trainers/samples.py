@@ -57,6 +57,7 @@ def turn_samples(
     advantages: np.ndarray | None = None,
     *,
     new_message_marker: Sequence[int] | None = None,
+    skip_noise: bool = False,
 ) -> list[TurnSample]:
     """Samples of every turn that carries token ids, in ``StepBatch`` row order.
 
@@ -67,6 +68,9 @@ def turn_samples(
         new_message_marker: token ids that open a user message in the chat template (e.g. those
             of ``<|im_start|>user``); when given, every turn after the first gets
             ``prompt_loss_from`` at its last user message — its new observation.
+        skip_noise: leave out the turns a noisy demonstrator played at random (the policy's
+            ``info["noise"]``, :class:`~agentgym.core.policies.NoisyExpertPolicy`): behaviour
+            cloning learns the expert's actions only.
 
     Raises:
         ValueError: ``advantages`` does not have one entry per turn.
@@ -82,6 +86,8 @@ def turn_samples(
             row += 1
             if not turn.prompt_ids or not turn.response_ids:
                 continue  # the policy failed on this turn: nothing was generated
+            if skip_noise and turn.info.get("policy", {}).get("noise"):
+                continue
             prompt = list(turn.prompt_ids)
             loss_from = (last_occurrence(prompt, new_message_marker)
                          if new_message_marker and index > 0 else 0)

@@ -39,6 +39,12 @@ from agentgym.core.wrappers import render_action
 _MASK63 = (1 << 63) - 1
 
 
+def _turn_rng(seed: int, request: Request) -> np.random.Generator:
+    """A generator that depends only on ``(seed, request.episode_id, request.turn)``."""
+    episode = stable_hash(request.episode_id) & _MASK63
+    return np.random.default_rng([seed & _MASK63, episode, int(request.turn)])
+
+
 def _need_env(request: Request, policy: str) -> gym.Env:
     if request.env is None:
         raise ValueError(f"{policy} needs the live environment: request.env is None")
@@ -59,8 +65,7 @@ class RandomPolicy:
         self.seed = int(np.random.SeedSequence().entropy % _MASK63) if seed is None else int(seed)
 
     def _rng(self, request: Request) -> np.random.Generator:
-        episode = stable_hash(request.episode_id) & _MASK63
-        return np.random.default_rng([self.seed & _MASK63, episode, int(request.turn)])
+        return _turn_rng(self.seed, request)
 
     def action(self, request: Request) -> str:
         """The action chosen for ``request`` (before rendering in the action format)."""
@@ -87,17 +92,70 @@ class ExpertPolicy:
         TypeError: the environment has no ``expert_action``.
     """
 
+    def action(self, request: Request) -> str:
+        """The expert's action for ``request`` (before rendering in the action format)."""
+        env = _need_env(request, "ExpertPolicy")
+        expert = optional_method(env, "expert_action")
+        if expert is None:
+            raise TypeError(
+                f"{type(env.unwrapped).__name__} has no expert_action(); "
+                "ExpertPolicy needs an environment with an oracle"
+            )
+        return str(expert())
+
+    def __call__(self, requests: Sequence[Request]) -> list[Generation]:
+        return [
+            Generation(text=render_action(self.action(r), r.action_format)) for r in requests
+        ]
+
+
+#: an argument that is a placeholder, e.g. WebShop's ``search[<your query>]``: a template
+#: listed among the admissible actions, not an action to play as written
+_PLACEHOLDER = re.compile(r"\[<[^\[\]]*>\]")
+
+
+class NoisyExpertPolicy:
+    """The expert, with a random admissible action instead of its own on a fraction of turns.
+
+    DART (Laskey et al., "DART: Noise Injection for Robust Imitation Learning", CoRL 2017):
+    demonstrations that leave the expert's path also show the expert finding its way back from
+    the kind of state a cloned policy reaches after its own mistakes (e.g. WebShop: a product
+    that lacks the goal's options). A turn is noisy with probability ``noise`` — decided by
+    ``(seed, request.episode_id, request.turn)`` only, so a run is reproducible — when the
+    environment lists admissible actions other than the expert's (placeholders such as
+    ``search[<your query>]`` do not count); the action is then uniform over those, and the
+    generation carries ``info["noise"] = True`` so behaviour cloning can leave the turn out and
+    clone only the expert's actions, its recovery included.
+
+    Args:
+        noise: the probability of a random turn, in [0, 1).
+        seed: base seed of the choices (None: fresh entropy).
+    """
+
+    def __init__(self, noise: float, seed: int | None = None) -> None:
+        if not 0.0 <= noise < 1.0:
+            raise ValueError(f"noise must be in [0, 1), got {noise}")
+        self.noise = float(noise)
+        self.expert = ExpertPolicy()
+        self.seed = int(np.random.SeedSequence().entropy % _MASK63) if seed is None else int(seed)
+
+    def alternatives(self, request: Request, expert_action: str) -> list[str]:
+        """The admissible actions a noisy turn draws from: all but the expert's and templates."""
+        admissible = optional_method(_need_env(request, "NoisyExpertPolicy"), "admissible_actions")
+        actions = [str(a) for a in admissible()] if admissible is not None else []
+        return [a for a in actions if a != expert_action and not _PLACEHOLDER.search(a)]
+
     def __call__(self, requests: Sequence[Request]) -> list[Generation]:
         out = []
         for request in requests:
-            env = _need_env(request, "ExpertPolicy")
-            expert = optional_method(env, "expert_action")
-            if expert is None:
-                raise TypeError(
-                    f"{type(env.unwrapped).__name__} has no expert_action(); "
-                    "ExpertPolicy needs an environment with an oracle"
-                )
-            out.append(Generation(text=render_action(str(expert()), request.action_format)))
+            action = self.expert.action(request)
+            info: dict[str, Any] = {}
+            rng = _turn_rng(self.seed, request)
+            if rng.random() < self.noise:
+                options = self.alternatives(request, action)
+                if options:
+                    action, info = options[int(rng.integers(len(options)))], {"noise": True}
+            out.append(Generation(text=render_action(action, request.action_format), info=info))
         return out
 
 
@@ -354,6 +412,7 @@ def make_policy(name: str, **kwargs: Any) -> Policy:
 
 __all__ = [
     "ExpertPolicy",
+    "NoisyExpertPolicy",
     "OpenAIChatPolicy",
     "RandomPolicy",
     "ScriptedPolicy",

@@ -14,6 +14,7 @@ import pytest
 import agentgym
 from agentgym.core.policies import (
     ExpertPolicy,
+    NoisyExpertPolicy,
     OpenAIChatPolicy,
     RandomPolicy,
     ScriptedPolicy,
@@ -150,6 +151,40 @@ def test_expert_policy_without_an_oracle_says_so() -> None:
         ExpertPolicy()([_request(NoOracleEnv())])
     with pytest.raises(ValueError, match=r"request\.env is None"):
         ExpertPolicy()([_request(None)])
+
+
+def test_noisy_expert_replaces_that_fraction_of_turns_by_another_admissible_action() -> None:
+    """DART noise: at position 0 the expert says ``right``; a noisy turn plays the only other
+    admissible action, ``wait``, and is marked; the rest are the expert's, unmarked."""
+    env = LineEnv()
+    env.reset(seed=0)
+    requests = [_request(env, turn=t, episode_id=f"ep{t % 13}") for t in range(1000)]
+    out = NoisyExpertPolicy(0.2, seed=5)(requests)
+    noisy = [g for g in out if g.info.get("noise")]
+    assert {g.text for g in noisy} == {"wait"}
+    assert all(g == Generation("right") for g in out if not g.info.get("noise"))
+    assert 150 < len(noisy) < 250  # 1,000 turns at 0.2: 4 standard deviations
+    # reproducible from (seed, episode, turn), whatever the batch
+    again = [NoisyExpertPolicy(0.2, seed=5)([r])[0] for r in requests[:50]]
+    assert again == out[:50]
+    assert NoisyExpertPolicy(0.0, seed=5)(requests) == ExpertPolicy()(requests)
+
+
+def test_noisy_expert_skips_templates_and_envs_without_admissible_actions() -> None:
+    class TemplateEnv(LineEnv):
+        def admissible_actions(self) -> list[str]:
+            return ["right", "search[<your query>]"]
+
+    env = TemplateEnv()
+    env.reset(seed=0)
+    requests = [_request(env, turn=t) for t in range(50)]
+    assert all(g == Generation("right") for g in NoisyExpertPolicy(0.9, seed=0)(requests))
+    bare = LineEnv(admissible=False)
+    bare.reset(seed=0)
+    requests = [_request(bare, turn=t) for t in range(50)]
+    assert all(g == Generation("right") for g in NoisyExpertPolicy(0.9, seed=0)(requests))
+    with pytest.raises(ValueError, match="noise"):
+        NoisyExpertPolicy(1.0)
 
 
 def test_scripted_policy_replays_a_list_then_reports_exhaustion() -> None:

@@ -185,6 +185,8 @@ def test_real_model_without_path_is_rejected():
         ({"hardware": {"device": "tpu"}}, "hardware.device"),
         ({"budget": {"group_size": 0}}, "budget.group_size"),
         ({"budget": {"iterations": -1}}, "budget.iterations"),
+        ({"budget": {"warmup_noise": 1.0}}, "budget.warmup_noise"),
+        ({"budget": {"warmup_noise": -0.1}}, "budget.warmup_noise"),
         ({"model": {"dtype": "float16"}}, "model.dtype"),
         ({"model": {"tiny": {"num_heads": 3}}}, "model.tiny.hidden_size"),
         ({"env": {"action_format": "yaml"}}, "env.action_format"),

@@ -87,6 +87,15 @@ def test_turn_samples_align_with_batch_rows():
         turn_samples(episodes, np.zeros(3))
 
 
+def test_turn_samples_leave_out_noisy_demonstration_turns():
+    episode = _episode("g", [True, True, True], True)
+    episode.turns[1].info["policy"] = {"noise": True}  # NoisyExpertPolicy's random turn
+    episode.turns[1].response_ids = [9]
+    kept = turn_samples([episode], skip_noise=True)
+    assert [s.response_ids for s in kept] == [[3], [3]]
+    assert len(turn_samples([episode])) == 3  # RL batches keep every turn
+
+
 def test_seed_ranges_are_disjoint():
     cfg = TrainConfig()
     assert train_seeds(cfg, 1) == list(range(8, 16))

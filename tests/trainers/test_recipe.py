@@ -139,15 +139,18 @@ def test_resume_after_a_kill_before_the_first_checkpoint(full_run, tmp_path, tin
 def test_a_loaded_model_is_not_pretrained_on_copying(full_run, tmp_path, tiny_cfgs):
     """``budget.induction_steps`` is for a model built from random weights: a run that loads an
     earlier run's cloned checkpoint (``model.path``, as ``benchmarks/learning.py`` does) clones
-    and trains from it without a step of induction pre-training."""
+    and trains from it without a step of induction pre-training. (Its demonstrations are noisy,
+    ``budget.warmup_noise``, to run that path too.)"""
     run_dir, _ = full_run
     cfg = _cfg(tmp_path, tiny_cfgs, iterations=0)
     cfg.model.path = str(list_checkpoints(run_dir)[0])
     cfg.budget.warmup_epochs = 1
+    cfg.budget.warmup_noise = 0.3  # DART demonstrations: the random turns are not cloned
     train(cfg)
     warmup = next(r for r in read_metrics(tmp_path) if r["kind"] == "warmup")
     assert warmup["time/bc_s"] > 0
     assert "induction_steps_taken" not in warmup and "time/induction_s" not in warmup
+    assert warmup["demo_noise_turns"] > 0
 
 
 def test_existing_run_dir_needs_resume(full_run, tiny_cfgs):

@@ -178,6 +178,45 @@ def test_first_match_expert_buys_the_first_listed_product_that_satisfies_the_goa
         assert terminated and info["task_score"] == 1.0 and reward == 1.0
 
 
+def test_first_match_expert_goes_back_to_the_results_from_a_product_that_does_not_fit(env):
+    """Off its path (a noisy demonstration opened another product) the expert returns to the
+    list with ``< prev`` and opens its pick from there, as a reader would."""
+    checked = 0
+    for seed in range(30):
+        env.reset(seed=seed)
+        results, *_ = env.step(env.expert_action())
+        pick = env.expert_action()
+        if not re.fullmatch(r"click\[\d+\]", pick):
+            continue
+        numbers = [line.split(".")[0] for line in results.split("\n")[1:-1]]
+        others = [n for n in numbers if f"click[{n}]" != pick and
+                  not env.satisfies_goal(results.split("\n")[numbers.index(n) + 1].split()[1])]
+        if not others:
+            continue
+        _, _, _, _, info = env.step(f"click[{others[0]}]")
+        assert info["action_valid"] and env.expert_action() == "click[< prev]"
+        back, *_ = env.step("click[< prev]")
+        assert back == results and env.expert_action() == pick
+        checked += 1
+    assert checked >= 10
+
+
+def test_first_match_expert_searches_again_with_the_query_that_listed_a_match(env):
+    """Sent back to the search page off its path, the expert repeats its first search when that
+    search lists a product that fits (a reader cannot know the goal product's title)."""
+    checked = 0
+    for seed in range(20):
+        env.reset(seed=seed)
+        first = env.expert_action()
+        env.step(first)
+        if not re.fullmatch(r"click\[\d+\]", env.expert_action()):
+            continue  # no fit on the first page: not this case
+        env.step("click[back to search]")
+        assert env.expert_action() == first
+        checked += 1
+    assert checked >= 10
+
+
 def test_first_match_expert_solves_held_out_goals_through_make():
     env = agentgym.make("agentgym/WebShop-v0", split="test", observation_mode="compact",
                         expert="first_match")

@@ -553,6 +553,14 @@ class WebShopEnv(TextEnv):
                               nouns=server.nouns, strict=self.strict)
         return score >= 1.0 - 1e-9
 
+    def _lists_a_match(self, query: str) -> bool:
+        """Whether the results of ``query`` show a product that satisfies the goal within the
+        pages the expert reads (:data:`EXPERT_MAX_PAGES`)."""
+        hits = self._ensure_server().search(query.lower())
+        products = self.catalog.products
+        return any(self.satisfies_goal(str(products[i]["asin"]))
+                   for i in hits[: EXPERT_MAX_PAGES * pages.PRODUCT_WINDOW])
+
     def _expert_pick(self) -> str | None:
         """The product the expert opens on a results page, or None to page on."""
         asin = str(self._goal.get("asin", "")).lower()
@@ -568,7 +576,9 @@ class WebShopEnv(TextEnv):
         :data:`EXPERT_MAX_PAGES`, while pages are full) until the goal product appears
         (``first_match``: any product that satisfies the goal, the first listed), and otherwise
         searches by the product's title; on the product page it selects each goal option, then
-        buys.
+        buys. On another product's page (reached off its path, e.g. by
+        :class:`~agentgym.core.policies.NoisyExpertPolicy`) it goes back: ``first_match`` to the
+        results it came from (``< prev``), ``goal`` to a new search.
         """
         if not self._sid:
             raise ResetNeeded("call reset() before expert_action()")
@@ -580,7 +590,10 @@ class WebShopEnv(TextEnv):
             return "click[buy now]"
         if kind == "search":
             queries = self.expert_queries()
-            return f"search[{queries[min(self._searches, len(queries) - 1)]}]"
+            index = min(self._searches, len(queries) - 1)
+            if index and self.expert == "first_match" and self._lists_a_match(queries[0]):
+                index = 0  # back on the search page off its path: the search that worked
+            return f"search[{queries[index]}]"
         if kind == "search_results":
             pick = self._expert_pick()
             if pick is not None and self.observation_mode == "compact":
@@ -600,8 +613,9 @@ class WebShopEnv(TextEnv):
             chosen = loc["asin"].lower() == asin or (
                 self.expert == "first_match" and self.satisfies_goal(loc["asin"])
             )
-            if not chosen:
-                return "click[back to search]"
+            if not chosen:  # first_match: a reader goes back to the list it came from
+                back = "< prev" if self.expert == "first_match" and "< prev" in clickables else None
+                return f"click[{back or 'back to search'}]"
             product = self.catalog.by_asin.get(loc["asin"], {})
             for name, value in _target_options(self._goal, product).items():
                 if loc["options"].get(name) != value and value in clickables:
