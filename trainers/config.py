@@ -336,7 +336,9 @@ class BudgetConfig:
     warmup_epochs: int = 20
     #: the probability that a demonstration turn plays a random admissible action instead of
     #: the expert's (DART noise, :class:`~agentgym.core.policies.NoisyExpertPolicy`); those turns
-    #: are not cloned, the expert's way back from them is (0 = the expert's own path only).
+    #: are not cloned, the expert's way back from them is (0 = the expert's own path only;
+    #: needs ``admissible_actions``; WebShop's ``first_match`` expert finds its way back from
+    #: the page, its ``goal`` expert searches the hidden product title).
     warmup_noise: float = 0.0
     #: evaluate on held-out seeds every this many iterations (0 = only before and after).
     eval_every: int = 8
@@ -616,12 +618,14 @@ class _Checker:
             if getattr(self.obj, name) < minimum:
                 self._fail(name, f"must be >= {minimum}")
 
-    def within(self, low: float, high: float, *names: str, low_open: bool = False) -> None:
+    def within(self, low: float, high: float, *names: str, low_open: bool = False,
+               high_open: bool = False) -> None:
         for name in names:
             value = getattr(self.obj, name)
-            if value > high or value < low or (low_open and value == low):
-                bracket = "(" if low_open else "["
-                self._fail(name, f"must be in {bracket}{low}, {high}]")
+            if (value > high or value < low or (low_open and value == low)
+                    or (high_open and value == high)):
+                left, right = "(" if low_open else "[", ")" if high_open else "]"
+                self._fail(name, f"must be in {left}{low}, {high}{right}")
 
     def one_of(self, allowed: tuple[str, ...], *names: str) -> None:
         for name in names:
@@ -700,8 +704,7 @@ def validate(cfg: TrainConfig) -> TrainConfig:
     budget.at_least(0, "iterations", "induction_steps", "warmup_episodes", "eval_every",
                     "eval_episodes", "checkpoint_every", "keep_checkpoints")
     budget.at_least(1, "tasks_per_iteration", "group_size", "warmup_epochs")
-    if not 0.0 <= cfg.budget.warmup_noise < 1.0:
-        budget._fail("warmup_noise", "must be in [0, 1)")
+    budget.within(0, 1, "warmup_noise", high_open=True)
 
     rollout = _Checker("rollout", cfg.rollout)
     rollout.one_of(ROLLOUT_BACKENDS, "backend")

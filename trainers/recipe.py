@@ -24,6 +24,7 @@ import inspect
 import json
 import random
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,7 +81,7 @@ from agentgym.trainers.model import (
     save_pretrained,
 )
 from agentgym.trainers.progress import RunProgress
-from agentgym.trainers.samples import turn_samples
+from agentgym.trainers.samples import is_noise_turn, turn_samples
 from agentgym.trainers.selfplay import OpponentPool, fixed_opponent, play_against, seats
 from agentgym.trainers.sharded import ShardedPolicy
 from agentgym.trainers.tiny import word_tokens_start
@@ -263,11 +264,15 @@ def _train(cfg: TrainConfig, console: Any, resources: contextlib.ExitStack,
                 f"{warm['induction_copy_acc_before']:.1%} → "
                 f"{warm['induction_copy_acc_after']:.1%} "
                 f"({warm['induction_steps_taken']:.0f} steps, {warm['induction_s']:.0f} s)")
+        elif budget.induction_steps > 0:
+            say("induction pre-training: skipped, the model is loaded from model.path")
         if budget.warmup_episodes > 0:
             bc = behaviour_clone(cfg, model, engine, ctx, shuffle, progress, placement,
                                  seat_names)
             warm.update(bc)
-            say(f"warm start: {bc['demo_turns']} expert turns, BC loss "
+            noise = f" ({bc['demo_noise_turns']} random turns left out)" if \
+                budget.warmup_noise > 0 else ""
+            say(f"warm start: {bc['demo_turns']} expert turns{noise}, BC loss "
                 f"{bc['first_loss']:.3f} → {bc['last_loss']:.3f} "
                 f"({bc['bc_tokens_per_s'] / 1000:.1f}k tokens/s)")
         if warm:
@@ -593,6 +598,11 @@ def behaviour_clone(
         episodes = [e for e in episodes if e.info.get("seat") in seat_names]
     samples = turn_samples(episodes, new_message_marker=user_message_marker(engine),
                            skip_noise=True)
+    noise_turns = sum(is_noise_turn(t) for e in episodes for t in e.turns)
+    if budget.warmup_noise > 0 and noise_turns == 0:
+        warnings.warn(f"budget.warmup_noise={budget.warmup_noise} played no random turn: "
+                      f"{cfg.env.id} lists no admissible actions other than the expert's, so "
+                      "the demonstrations are the expert's own path", stacklevel=2)
     lengths = [len(s.prompt_ids) + len(s.response_ids) for s in samples]
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=w.lr)
     batches_per_epoch = -(-len(samples) // w.batch_size)
@@ -614,8 +624,7 @@ def behaviour_clone(
     return {
         "demo_episodes": len(episodes),
         "demo_turns": len(samples),
-        "demo_noise_turns": sum(bool(t.info.get("policy", {}).get("noise"))
-                                for e in episodes for t in e.turns),
+        "demo_noise_turns": noise_turns,
         "demo_success_rate": float(np.mean([e.success for e in episodes])) if episodes else 0.0,
         "bc_steps": len(losses),
         "bc_tokens_per_s": tokens / max(bc_s, 1e-9),

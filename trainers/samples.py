@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from agentgym.core.trajectory import Episode
+from agentgym.core.trajectory import Episode, Turn
 
 
 @dataclass
@@ -37,6 +37,13 @@ class TurnSample:
     advantage: float
     prompt_loss_from: int = 0
     images: list[Any] | None = None
+
+
+def is_noise_turn(turn: Turn) -> bool:
+    """Whether a noisy demonstrator played ``turn`` at random (the policy's ``info["noise"]``,
+    :class:`~agentgym.core.policies.NoisyExpertPolicy`) rather than as its expert."""
+    policy = turn.info.get("policy")
+    return isinstance(policy, dict) and bool(policy.get("noise"))
 
 
 def last_occurrence(ids: Sequence[int], marker: Sequence[int]) -> int:
@@ -68,9 +75,10 @@ def turn_samples(
         new_message_marker: token ids that open a user message in the chat template (e.g. those
             of ``<|im_start|>user``); when given, every turn after the first gets
             ``prompt_loss_from`` at its last user message — its new observation.
-        skip_noise: leave out the turns a noisy demonstrator played at random (the policy's
-            ``info["noise"]``, :class:`~agentgym.core.policies.NoisyExpertPolicy`): behaviour
-            cloning learns the expert's actions only.
+        skip_noise: leave out the turns a noisy demonstrator played at random
+            (:func:`is_noise_turn`): behaviour cloning learns the expert's actions only. The
+            observation such a turn acted on gets no prompt loss either unless a later turn's
+            history shows it (the prompt loss of a kept turn starts at its own new message).
 
     Raises:
         ValueError: ``advantages`` does not have one entry per turn.
@@ -86,7 +94,7 @@ def turn_samples(
             row += 1
             if not turn.prompt_ids or not turn.response_ids:
                 continue  # the policy failed on this turn: nothing was generated
-            if skip_noise and turn.info.get("policy", {}).get("noise"):
+            if skip_noise and is_noise_turn(turn):
                 continue
             prompt = list(turn.prompt_ids)
             loss_from = (last_occurrence(prompt, new_message_marker)

@@ -31,6 +31,12 @@ def _results_lines(env, query: str, page: int = 1) -> list[str]:
     return lines
 
 
+def _results_clicks(env) -> list[str]:
+    """The product clicks ``env`` lists on a results page, in page order (else none)."""
+    return [a for a in env.admissible_actions()
+            if re.fullmatch(r"click\[(\d+|b0[0-9a-z]{8})\]", a)]
+
+
 def test_search_and_results_pages_hand_built(env):
     obs, info = env.reset(seed=7)
     assert obs == "search page"
@@ -49,6 +55,10 @@ def test_search_and_results_pages_hand_built(env):
         *_results_lines(env, "bluetooth speaker", page=2),
         "buttons: back to search, < prev, next >",
     ]
+    # the admissible actions name the results by the numbers the page shows
+    assert env.admissible_actions() == ["search[<your query>]", "click[back to search]",
+                                        "click[< prev]", "click[next >]",
+                                        *[f"click[{n}]" for n in range(11, 21)]]
 
 
 def test_item_page_shows_options_and_the_chosen_ones(env):
@@ -91,8 +101,13 @@ def test_same_actions_same_rewards_and_states_as_the_text_mode():
                 assert step_c[1:4] == step_t[1:4]
                 info_c, info_t = step_c[4], step_t[4]
                 for key in ("state_key", "action_valid", "reward_parts", "success",
-                            "admissible_actions", "task_score"):
+                            "task_score"):
                     assert info_c.get(key) == info_t.get(key), key
+                # the same actions; compact results pages list products by their number
+                numbered = dict(zip(_results_clicks(compact), _results_clicks(text),
+                                    strict=True))
+                assert [numbered.get(a, a) for a in info_c.get("admissible_actions", [])] == \
+                    info_t.get("admissible_actions", [])
                 if step_t[2]:
                     break
             assert actions[-1] == "click[buy now]"
@@ -215,6 +230,21 @@ def test_first_match_expert_searches_again_with_the_query_that_listed_a_match(en
         assert env.expert_action() == first
         checked += 1
     assert checked >= 10
+
+
+def test_first_match_expert_on_its_own_path_never_needs_the_way_back(env):
+    """Without a detour the expert neither goes back from a product nor repeats its search:
+    the demonstrations without noise are what they were."""
+    for seed in range(40):
+        env.reset(seed=seed)
+        actions = []
+        for _ in range(15):
+            actions.append(env.expert_action())
+            *_, terminated, _, _ = env.step(actions[-1])
+            if terminated:
+                break
+        searches = [a for a in actions if a.startswith("search[")]
+        assert "click[< prev]" not in actions and len(set(searches)) == len(searches), seed
 
 
 def test_first_match_expert_solves_held_out_goals_through_make():

@@ -358,12 +358,20 @@ class WebShopEnv(TextEnv):
         return sorted(ids | values)
 
     def admissible_actions(self) -> list[str]:
-        """Valid actions on the current page (``search[<your query>]`` stands for any query)."""
+        """Valid actions on the current page (``search[<your query>]`` stands for any query).
+
+        On ``compact`` results pages the products are listed by the number the page shows,
+        ``click[3]`` (``click[<product id>]`` is valid too: it names the same product)."""
         if self._done:
             return []
         searchable = not self.strict or self._page.search_action is not None
         actions = ["search[<your query>]"] if searchable else []
-        actions += [f"click[{key}]" for key in self._page.clickables if key != "search"]
+        numbers: dict[str, int] = {}
+        if self.observation_mode == "compact" and self._location()["kind"] == "search_results":
+            links, first = self._result_links()
+            numbers = {key: first + i + 1 for i, key in enumerate(links)}
+        actions += [f"click[{numbers.get(key, key)}]" for key in self._page.clickables
+                    if key != "search"]
         return actions
 
     # -- gymnasium API -----------------------------------------------------------------------
@@ -576,9 +584,11 @@ class WebShopEnv(TextEnv):
         :data:`EXPERT_MAX_PAGES`, while pages are full) until the goal product appears
         (``first_match``: any product that satisfies the goal, the first listed), and otherwise
         searches by the product's title; on the product page it selects each goal option, then
-        buys. On another product's page (reached off its path, e.g. by
-        :class:`~agentgym.core.policies.NoisyExpertPolicy`) it goes back: ``first_match`` to the
-        results it came from (``< prev``), ``goal`` to a new search.
+        buys. Off its path (e.g. a demonstration by
+        :class:`~agentgym.core.policies.NoisyExpertPolicy`), on another product's page it goes
+        back: ``first_match`` to the results it came from (``< prev``), ``goal`` to a new search
+        (its next query: the goal product's title); back on the search page, ``first_match``
+        repeats its first query when that query lists a product that fits.
         """
         if not self._sid:
             raise ResetNeeded("call reset() before expert_action()")
