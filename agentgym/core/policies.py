@@ -1,4 +1,5 @@
-"""Built-in policies: random, expert, scripted and an OpenAI-compatible HTTP endpoint.
+"""Built-in policies: random, expert (also with DART noise), scripted and an OpenAI-compatible
+HTTP endpoint.
 
 Each is a :class:`~agentgym.core.policy.Policy`: called with a batch of
 :class:`~agentgym.core.policy.Request`, it returns one :class:`~agentgym.core.policy.Generation`
