@@ -40,6 +40,11 @@ from agentgym.core.wrappers import render_action
 _MASK63 = (1 << 63) - 1
 
 
+def _base_seed(seed: int | None) -> int:
+    """``seed`` as an int, or fresh entropy when None."""
+    return int(np.random.SeedSequence().entropy % _MASK63) if seed is None else int(seed)
+
+
 def _turn_rng(seed: int, request: Request) -> np.random.Generator:
     """A generator that depends only on ``(seed, request.episode_id, request.turn)``."""
     episode = stable_hash(request.episode_id) & _MASK63
@@ -63,7 +68,7 @@ class RandomPolicy:
     """
 
     def __init__(self, seed: int | None = None) -> None:
-        self.seed = int(np.random.SeedSequence().entropy % _MASK63) if seed is None else int(seed)
+        self.seed = _base_seed(seed)
 
     def _rng(self, request: Request) -> np.random.Generator:
         return _turn_rng(self.seed, request)
@@ -138,7 +143,7 @@ class NoisyExpertPolicy:
             raise ValueError(f"noise must be in [0, 1), got {noise}")
         self.noise = float(noise)
         self.expert = ExpertPolicy()
-        self.seed = int(np.random.SeedSequence().entropy % _MASK63) if seed is None else int(seed)
+        self.seed = _base_seed(seed)
 
     def alternatives(self, request: Request, expert_action: str) -> list[str]:
         """The admissible actions a noisy turn draws from: all but the expert's and templates."""

@@ -366,10 +366,7 @@ class WebShopEnv(TextEnv):
             return []
         searchable = not self.strict or self._page.search_action is not None
         actions = ["search[<your query>]"] if searchable else []
-        numbers: dict[str, int] = {}
-        if self.observation_mode == "compact" and self._location()["kind"] == "search_results":
-            links, first = self._result_links()
-            numbers = {key: first + i + 1 for i, key in enumerate(links)}
+        numbers = self._result_numbers()
         actions += [f"click[{numbers.get(key, key)}]" for key in self._page.clickables
                     if key != "search"]
         return actions
@@ -454,6 +451,14 @@ class WebShopEnv(TextEnv):
         links = [key for key, c in self._page.clickables.items() if c.kind == "link"]
         first = (int(self._location().get("page", 1)) - 1) * pages.PRODUCT_WINDOW
         return links, first
+
+    def _result_numbers(self) -> dict[str, int]:
+        """On a ``compact`` results page, each listed product id and the number the page shows
+        it under; empty on every other page and mode."""
+        if self.observation_mode != "compact" or self._location()["kind"] != "search_results":
+            return {}
+        links, first = self._result_links()
+        return {key: first + i + 1 for i, key in enumerate(links)}
 
     def _numbered_result(self, key: str) -> str | None:
         """``compact`` results pages number their products: the product id that ``click[<n>]``
@@ -606,11 +611,8 @@ class WebShopEnv(TextEnv):
             return f"search[{queries[index]}]"
         if kind == "search_results":
             pick = self._expert_pick()
-            if pick is not None and self.observation_mode == "compact":
-                links, first = self._result_links()
-                return f"click[{first + links.index(pick) + 1}]"  # the number the page shows
-            if pick is not None:
-                return f"click[{pick}]"
+            if pick is not None:  # compact pages: the number the page shows
+                return f"click[{self._result_numbers().get(pick, pick)}]"
             shown = sum(1 for c in clickables.values() if c.kind == "link")
             if (
                 "next >" in clickables
@@ -623,9 +625,10 @@ class WebShopEnv(TextEnv):
             chosen = loc["asin"].lower() == asin or (
                 self.expert == "first_match" and self.satisfies_goal(loc["asin"])
             )
-            if not chosen:  # first_match: a reader goes back to the list it came from
-                back = "< prev" if self.expert == "first_match" and "< prev" in clickables else None
-                return f"click[{back or 'back to search'}]"
+            if not chosen:
+                if self.expert == "first_match" and "< prev" in clickables:
+                    return "click[< prev]"  # a reader goes back to the list it came from
+                return "click[back to search]"
             product = self.catalog.by_asin.get(loc["asin"], {})
             for name, value in _target_options(self._goal, product).items():
                 if loc["options"].get(name) != value and value in clickables:
