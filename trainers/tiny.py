@@ -42,8 +42,9 @@ from agentgym.trainers.progress import RunProgress
 
 #: Bump when the recipe below changes, so old cached models are not reused.
 #: 4: the environment's own words (``tokenizer_words()``: WebShop's product ids and option
-#: values) are single tokens.
-TINY_VERSION = 4
+#: values) are single tokens. 5: the corpus's episode ids are fixed (the random episodes, and so
+#: the tokenizer, were different in every build).
+TINY_VERSION = 5
 
 CHAT_TEMPLATE = (
     "{% if tools %}{{ '<|im_start|>system\n# Tools\n' }}"
@@ -129,6 +130,9 @@ def environment_corpus(
         "num_workers": 0,
         "on_episode": on_episode,
         "max_info_chars": 1 << 20,  # keep the tool schemas of reset info: they are prompt text
+        # RandomPolicy seeds each turn from the episode id: a fixed run id makes the corpus, and
+        # so the tokenizer, the same in every build (the default run id is random).
+        "run_id": f"tiny-corpus-{seed}",
     }
     tasks = list(range(seed + 3_000_000, seed + 3_000_000 + n_episodes))
     texts: list[str] = []

@@ -346,3 +346,15 @@ def test_tiny_tokenizer_keeps_the_environments_words_whole():
     assert vocab["b0abc12345"] not in tokenizer.encode("b0abc123456", add_special_tokens=False)
     text = "buy b0abc12345 in navy blue, not b0abc123456 nor navy bluest"
     assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
+
+
+def test_tiny_corpus_is_the_same_in_every_build():
+    """The random episodes of the tiny model's corpus are seeded by their episode ids: with a
+    random run id every build trained another tokenizer (a flaky critic test found it)."""
+    from agentgym.trainers.config import EnvConfig
+    from agentgym.trainers.tiny import environment_corpus
+
+    env = EnvConfig(id="agentgym/Sokoban-v0", max_turns=6)
+    first = environment_corpus(env, n_episodes=3, seed=0)
+    assert first == environment_corpus(env, n_episodes=3, seed=0)
+    assert first != environment_corpus(env, n_episodes=3, seed=1)
