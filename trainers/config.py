@@ -71,6 +71,10 @@ class EnvConfig:
     #: trainer's and ``agentgym eval``'s), e.g. ``{split: test}`` for an environment with a fixed
     #: task set, whose seeds otherwise index the training tasks whatever their value.
     eval_kwargs: dict[str, Any] = field(default_factory=dict)
+    #: constructor keyword arguments that override ``kwargs`` for the expert demonstrations that
+    #: behaviour cloning learns from, e.g. TextWorld's ``{pool_size: 128}``: more distinct games
+    #: to clone than the pool RL trains on (a model that saw 32 games memorises them).
+    warmup_kwargs: dict[str, Any] = field(default_factory=dict)
     #: how the model writes its action: ``plain``, ``xml`` (``<action>…</action>``) or ``json``.
     action_format: str = "xml"
     #: past turns kept in the prompt (0 = only the task and the current observation; None = all).
@@ -91,6 +95,11 @@ class EnvConfig:
     def held_out(self) -> EnvConfig:
         """This config as held-out evaluation plays it: ``kwargs`` updated by ``eval_kwargs``."""
         return dataclasses.replace(self, kwargs={**self.kwargs, **self.eval_kwargs})
+
+    def demonstrations(self) -> EnvConfig:
+        """This config as the expert's demonstrations play it: ``kwargs`` updated by
+        ``warmup_kwargs``."""
+        return dataclasses.replace(self, kwargs={**self.kwargs, **self.warmup_kwargs})
 
     def stop_strings(self) -> list[str]:
         """The stop strings in effect (``stop``, else the action format's)."""

@@ -592,7 +592,8 @@ def behaviour_clone(
     first = cfg.trainer.warmup_seed
     seeds = range(first, first + budget.warmup_episodes)
     with progress.phase("demonstrations", total=len(seeds), key="demos") as phase:
-        episodes = run_episodes(cfg.env, teacher, seeds, num_workers=cfg.hardware.env_workers,
+        episodes = run_episodes(cfg.env.demonstrations(), teacher, seeds,
+                                num_workers=cfg.hardware.env_workers,
                                 on_episode=phase.on_episode, **(placement or {}))
     if seat_names:
         episodes = [e for e in episodes if e.info.get("seat") in seat_names]

@@ -43,7 +43,8 @@ from agentgym.trainers.progress import RunProgress
 #: Bump when the recipe below changes, so old cached models are not reused.
 #: 4: the environment's own words (``tokenizer_words()``: WebShop's product ids and option
 #: values) are single tokens. 5: the corpus's episode ids are fixed (the random episodes, and so
-#: the tokenizer, were different in every build).
+#: the tokenizer, were different in every build); the environment's words are whole-word tokens
+#: also where the merges already knew them.
 TINY_VERSION = 5
 
 CHAT_TEMPLATE = (
@@ -206,8 +207,12 @@ def train_tokenizer(
     tokenizer.add_tokens([AddedToken(t, normalized=False, special=False) for t in extra])
     tokenizer.add_special_tokens([AddedToken(t, normalized=False, special=True)
                                   for t in extra_special])
-    known = set(tokenizer.get_vocab())
-    whole = [w for w in sorted(set(words or ())) if w and w not in known]
+    # Every word is registered, also one the merges already made a token: registered, it is
+    # matched before pre-tokenization, so ``egg`` is one id at the start of a line, after a space
+    # or inside ``take[egg]`` (the merges alone give `` egg``, ``egg`` and ``[egg`` different ids,
+    # and a model would have to learn that they mean the same word before it could copy it).
+    # A word the merges know keeps its id; the others get new ids after everything else.
+    whole = [w for w in sorted(set(words or ())) if w]
     tokenizer.add_tokens([AddedToken(w, single_word=True, normalized=False, special=False)
                           for w in whole])
     fast = PreTrainedTokenizerFast(
@@ -226,14 +231,19 @@ def train_tokenizer(
 
 def word_tokens_start(tokenizer: Any) -> int | None:
     """The first id of the whole-word tokens :func:`train_tokenizer` added for the environment's
-    words (they come last), or ``None`` when the tokenizer has none (any other model).
+    words beyond the BPE vocabulary (they come last, after the markup and special tokens), or
+    ``None`` when the tokenizer has none (any other model). Words the BPE merges already had keep
+    their ids below it.
 
     Behaviour cloning's prompt loss predicts only the ids below it
     (:attr:`~agentgym.trainers.update.UpdateContext.prompt_vocab`).
     """
-    ids = [int(i) for i, token in getattr(tokenizer, "added_tokens_decoder", {}).items()
-           if getattr(token, "single_word", False) and not getattr(token, "special", False)]
-    return min(ids) if ids else None
+    added = getattr(tokenizer, "added_tokens_decoder", {})
+    whole = {int(i) for i, token in added.items()
+             if getattr(token, "single_word", False) and not getattr(token, "special", False)}
+    last_other = max((int(i) for i in added if int(i) not in whole), default=-1)
+    new = [i for i in whole if i > last_other]
+    return min(new) if new else None
 
 
 def build_tiny_model(

@@ -75,6 +75,12 @@ EASY_POOL_SIZE = 32
 _PASSIVE_PREFIXES = ("examine ", "look", "inventory")
 #: Characters of an invalid action echoed back in the message.
 _ECHO_CHARS = 60
+#: The verbs and particles of TextWorld's commands (its grammar's ``take {f} from {c}``, ...).
+COMMAND_WORDS = (
+    "chop", "close", "cook", "dice", "drink", "drop", "east", "eat", "examine", "from", "go",
+    "grill", "fry", "insert", "into", "inventory", "lock", "look", "meal", "north", "on", "open",
+    "prepare", "put", "roast", "slice", "south", "take", "unlock", "west", "with",
+)
 
 
 def select_task(
@@ -362,6 +368,19 @@ class TextWorldEnv(TextEnv):
         self._close_game()
         self._game_state = None
         super().close()
+
+    def tokenizer_words(self) -> list[str]:
+        """Words a tokenizer trained for these games should keep whole: the command words and
+        every food, object, door and room name of TextWorld's cooking games (``white tuna`` is
+        one token), so the ingredient a cookbook lists at the start of a line is the same token
+        in ``take white tuna from fridge``."""
+        from textworld.challenges.tw_cooking import cooking
+
+        names = set(cooking.FOODS)
+        names.update(name for entity in cooking.ENTITIES.values() for name in entity["names"])
+        names.update(name for door in cooking.DOORS for name in door["names"])
+        names.update(room for level in cooking.ROOMS for room in level)
+        return sorted(names | set(COMMAND_WORDS))
 
     # -- oracle and action set --------------------------------------------------------------
     def admissible_actions(self) -> list[str]:

@@ -465,6 +465,12 @@ def test_easy_split_games_are_won_by_reading_the_cookbook(tmp_path):
             assert len(actions) == 3 + ingredients
             assert all(a.startswith("take ") for a in actions[1:-2])
         assert plays[2] == plays[0]  # the pool wraps: seed 2 plays seed 0's game
+        # a tiny model's tokenizer keeps every name and verb of the expert's commands whole
+        words = set(env.unwrapped.tokenizer_words())
+        for _, actions in plays.values():
+            for action in actions:
+                take = re.fullmatch(r"take (.+) from (.+)", action)
+                assert set(take.groups() if take else action.split()) <= words, action
         assert len(list(tmp_path.glob("*/game.z8"))) == 2  # only the block-0 pool generated
     finally:
         env.close()

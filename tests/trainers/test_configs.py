@@ -42,7 +42,8 @@ def _flat(data: dict, prefix: str = "") -> dict[str, object]:
     out: dict[str, object] = {}
     for key, value in data.items():
         path = f"{prefix}{key}"
-        if isinstance(value, dict) and key not in ("kwargs", "eval_kwargs", "params"):
+        if isinstance(value, dict) and key not in ("kwargs", "eval_kwargs", "warmup_kwargs",
+                                                   "params"):
             out.update(_flat(value, path + "."))
         else:
             out[path] = value
@@ -203,3 +204,12 @@ def test_compose_errors_are_one_line():
         with pytest.raises(CliConfigError) as info:
             compose(overrides)
         assert "\n" not in str(info.value)
+
+
+def test_demonstrations_and_evaluation_override_the_training_kwargs():
+    env = _bound(["env=textworld", "+env.warmup_kwargs.pool_size=128",
+                  "+env.eval_kwargs.pool_size=16"]).env
+    assert env.kwargs["split"] == "easy" and "pool_size" not in env.kwargs
+    assert env.demonstrations().kwargs == {**env.kwargs, "pool_size": 128}
+    assert env.held_out().kwargs == {**env.kwargs, "pool_size": 16}
+    assert env.demonstrations().max_turns == env.max_turns  # only the kwargs change

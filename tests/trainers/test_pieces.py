@@ -348,6 +348,24 @@ def test_tiny_tokenizer_keeps_the_environments_words_whole():
     assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
 
 
+def test_a_word_the_merges_know_is_one_id_wherever_it_stands():
+    """`` red``, ``red`` and ``[red`` are three BPE tokens; a registered word is one id at the
+    start of a line, after a space and inside brackets, and keeps the id the merges gave it."""
+    from agentgym.trainers.tiny import train_tokenizer, word_tokens_start
+
+    pages = ["color: red, navy blue\nred\n<action>click[red]</action> bred"] * 20
+    plain = train_tokenizer(pages, vocab_size=300)
+    assert "red" in plain.get_vocab() and "Ġred" in plain.get_vocab()  # Ġred: " red"
+    tokenizer = train_tokenizer(pages, vocab_size=300, words=["red", "navy blue"])
+    red = tokenizer.get_vocab()["red"]
+    assert red == plain.get_vocab()["red"] and red < word_tokens_start(tokenizer)
+    assert word_tokens_start(tokenizer) == tokenizer.get_vocab()["navy blue"]  # the new one
+    for text in ("color: red", "\nred\n", "click[red]"):
+        assert red in tokenizer.encode(text, add_special_tokens=False), text
+    text = "color: red, bred\nred\n<action>click[red]</action>"
+    assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
+
+
 def test_tiny_corpus_is_the_same_in_every_build():
     """The random episodes of the tiny model's corpus are seeded by their episode ids: with a
     random run id every build trained another tokenizer (a flaky critic test found it)."""
