@@ -43,8 +43,7 @@ from agentgym.trainers.progress import RunProgress
 #: Bump when the recipe below changes, so old cached models are not reused.
 #: 4: the environment's own words (``tokenizer_words()``: WebShop's product ids and option
 #: values) are single tokens. 5: the corpus's episode ids are fixed (the random episodes, and so
-#: the tokenizer, were different in every build); the environment's words are whole-word tokens
-#: also where the merges already knew them.
+#: the tokenizer, were different in every build); an environment's ``tokenizer_words_everywhere``.
 TINY_VERSION = 5
 
 CHAT_TEMPLATE = (
@@ -145,13 +144,15 @@ def environment_corpus(
     return texts
 
 
-def environment_words(env: EnvConfig) -> list[str]:
+def environment_words(env: EnvConfig) -> tuple[list[str], bool]:
     """Words the environment asks a tokenizer to keep whole: its ``tokenizer_words()`` (e.g.
-    WebShop's product ids and option values), or none when it has no such method."""
+    WebShop's product ids and option values), or none when it has no such method; and its
+    ``tokenizer_words_everywhere`` (default False: see :func:`train_tokenizer`)."""
     instance = make(resolve_id(env.id), **env.kwargs)
     try:
         words = getattr(instance.unwrapped, "tokenizer_words", None)
-        return sorted({str(w) for w in words()}) if callable(words) else []
+        everywhere = bool(getattr(instance.unwrapped, "tokenizer_words_everywhere", False))
+        return (sorted({str(w) for w in words()}) if callable(words) else []), everywhere
     finally:
         instance.close()
 
@@ -174,6 +175,7 @@ def boilerplate_lines(texts: list[str], min_share: float = 0.9, min_chars: int =
 def train_tokenizer(
     texts: list[str], vocab_size: int, words: Sequence[str] | None = None,
     extra_special: Sequence[str] = (), chat_template: str = CHAT_TEMPLATE,
+    words_everywhere: bool = False,
 ) -> Any:
     """A byte-level BPE ``PreTrainedTokenizerFast`` with ChatML special tokens and template.
 
@@ -207,12 +209,14 @@ def train_tokenizer(
     tokenizer.add_tokens([AddedToken(t, normalized=False, special=False) for t in extra])
     tokenizer.add_special_tokens([AddedToken(t, normalized=False, special=True)
                                   for t in extra_special])
-    # Every word is registered, also one the merges already made a token: registered, it is
-    # matched before pre-tokenization, so ``egg`` is one id at the start of a line, after a space
-    # or inside ``take[egg]`` (the merges alone give `` egg``, ``egg`` and ``[egg`` different ids,
-    # and a model would have to learn that they mean the same word before it could copy it).
-    # A word the merges know keeps its id; the others get new ids after everything else.
-    whole = [w for w in sorted(set(words or ())) if w]
+    # With ``words_everywhere`` a word the merges already made a token is registered too, so it
+    # is one id wherever it stands (`` egg``, ``egg`` and ``[egg`` are three BPE tokens) and keeps
+    # the merges' id; the other words get new ids after everything else. TextWorld's tiny model
+    # needs it to copy an ingredient from a cookbook line (warm start 0.8% -> 64%); WebShop's
+    # warm start fell with it (benchmarks/RESULTS.md, 2026-12-04), so it is the environment's
+    # choice.
+    known = set() if words_everywhere else set(tokenizer.get_vocab())
+    whole = [w for w in sorted(set(words or ())) if w and w not in known]
     tokenizer.add_tokens([AddedToken(w, single_word=True, normalized=False, special=False)
                           for w in whole])
     fast = PreTrainedTokenizerFast(
@@ -232,7 +236,7 @@ def train_tokenizer(
 def word_tokens_start(tokenizer: Any) -> int | None:
     """The first id of the whole-word tokens :func:`train_tokenizer` added for the environment's
     words beyond the BPE vocabulary (they come last, after the markup and special tokens), or
-    ``None`` when the tokenizer has none (any other model). Words the BPE merges already had keep
+    ``None`` when the tokenizer has none (any other model). Words the merges already had keep
     their ids below it.
 
     Behaviour cloning's prompt loss predicts only the ids below it
@@ -266,7 +270,8 @@ def build_tiny_model(
                       key="tiny_corpus") as phase:
         corpus = environment_corpus(env, tiny.corpus_episodes, on_episode=phase.on_episode)
     with phases.phase("tiny model: tokenizer", key="tiny_tokenizer"):
-        tokenizer = train_tokenizer(corpus, tiny.vocab_size, environment_words(env))
+        words, everywhere = environment_words(env)
+        tokenizer = train_tokenizer(corpus, tiny.vocab_size, words, words_everywhere=everywhere)
     config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=tiny.hidden_size,

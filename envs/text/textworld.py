@@ -369,11 +369,15 @@ class TextWorldEnv(TextEnv):
         self._game_state = None
         super().close()
 
+    #: A tiny model's tokenizer keeps :meth:`tokenizer_words` whole also where its BPE merges
+    #: knew them (``egg`` is one id after a space and at the start of a cookbook line).
+    tokenizer_words_everywhere = True
+
     def tokenizer_words(self) -> list[str]:
         """Words a tokenizer trained for these games should keep whole: the command words and
-        every food, object, door and room name of TextWorld's cooking games (``white tuna`` is
-        one token), so the ingredient a cookbook lists at the start of a line is the same token
-        in ``take white tuna from fridge``."""
+        every food, object, door and room name of TextWorld's cooking games. A name of several
+        words (``white tuna``) becomes one token, the same at the start of a cookbook line as in
+        ``take white tuna from fridge``."""
         from textworld.challenges.tw_cooking import cooking
 
         names = set(cooking.FOODS)

@@ -207,9 +207,8 @@ def test_compose_errors_are_one_line():
 
 
 def test_demonstrations_and_evaluation_override_the_training_kwargs():
-    env = _bound(["env=textworld", "+env.warmup_kwargs.pool_size=128",
-                  "+env.eval_kwargs.pool_size=16"]).env
+    env = _bound(["env=textworld", "+env.eval_kwargs.pool_size=16"]).env
     assert env.kwargs["split"] == "easy" and "pool_size" not in env.kwargs
-    assert env.demonstrations().kwargs == {**env.kwargs, "pool_size": 128}
+    assert env.demonstrations().kwargs == {**env.kwargs, "pool_size": 128}  # textworld.yaml
     assert env.held_out().kwargs == {**env.kwargs, "pool_size": 16}
     assert env.demonstrations().max_turns == env.max_turns  # only the kwargs change

@@ -348,23 +348,28 @@ def test_tiny_tokenizer_keeps_the_environments_words_whole():
     assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
 
 
-def test_a_word_the_merges_know_is_one_id_wherever_it_stands():
-    """`` red``, ``red`` and ``[red`` are three BPE tokens; a registered word is one id at the
-    start of a line, after a space and inside brackets, and keeps the id the merges gave it."""
+
+def test_words_everywhere_makes_a_word_the_merges_know_one_id_wherever_it_stands():
+    """`` red``, ``red`` and ``[red`` are three BPE tokens; registered everywhere, a known word
+    is one id at the start of a line, after a space and inside brackets, and keeps the id the
+    merges gave it (the new words still come last, after :func:`word_tokens_start`)."""
     from agentgym.trainers.tiny import train_tokenizer, word_tokens_start
 
     pages = ["color: red, navy blue\nred\n<action>click[red]</action> bred"] * 20
-    plain = train_tokenizer(pages, vocab_size=300)
-    assert "red" in plain.get_vocab() and "Ġred" in plain.get_vocab()  # Ġred: " red"
-    tokenizer = train_tokenizer(pages, vocab_size=300, words=["red", "navy blue"])
+    plain = train_tokenizer(pages, vocab_size=300, words=["red", "navy blue"])
+    vocab = plain.get_vocab()
+    assert "red" in vocab and "\u0120red" in vocab  # Ġred: " red", a token of its own
+    assert vocab["red"] not in plain.encode("color: red", add_special_tokens=False)
+    tokenizer = train_tokenizer(pages, vocab_size=300, words=["red", "navy blue"],
+                                words_everywhere=True)
     red = tokenizer.get_vocab()["red"]
-    assert red == plain.get_vocab()["red"] and red < word_tokens_start(tokenizer)
-    assert word_tokens_start(tokenizer) == tokenizer.get_vocab()["navy blue"]  # the new one
+    assert red == vocab["red"] and red < word_tokens_start(tokenizer)
+    assert word_tokens_start(tokenizer) == tokenizer.get_vocab()["navy blue"]
+    assert word_tokens_start(tokenizer) == word_tokens_start(plain)
     for text in ("color: red", "\nred\n", "click[red]"):
         assert red in tokenizer.encode(text, add_special_tokens=False), text
     text = "color: red, bred\nred\n<action>click[red]</action>"
     assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
-
 
 def test_tiny_corpus_is_the_same_in_every_build():
     """The random episodes of the tiny model's corpus are seeded by their episode ids: with a
@@ -376,3 +381,14 @@ def test_tiny_corpus_is_the_same_in_every_build():
     first = environment_corpus(env, n_episodes=3, seed=0)
     assert first == environment_corpus(env, n_episodes=3, seed=0)
     assert first != environment_corpus(env, n_episodes=3, seed=1)
+
+
+def test_environment_words_and_where_they_are_kept_whole():
+    from agentgym.trainers.config import EnvConfig
+    from agentgym.trainers.tiny import environment_words
+
+    words, everywhere = environment_words(EnvConfig(id="agentgym/TextWorld-v0",
+                                                    kwargs={"split": "easy"}))
+    assert {"egg", "white tuna", "take", "from", "fridge", "cookbook"} <= set(words)
+    assert everywhere  # TextWorld's ingredients must be one id wherever they stand
+    assert environment_words(EnvConfig(id="agentgym/Sokoban-v0")) == ([], False)
