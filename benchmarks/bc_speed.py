@@ -82,7 +82,8 @@ def run_mode(name: str, env: str, episodes: int, epochs: int, threads: int,
     )))
     teacher = TeacherPolicy(ExpertPolicy(), engine.encode_prompt, engine.encode_response)
     tic = time.perf_counter()
-    demos = run_episodes(cfg.env, teacher, range(2_000_000, 2_000_000 + episodes))
+    demos = run_episodes(cfg.env.demonstrations(), teacher,
+                         range(2_000_000, 2_000_000 + episodes))
     demo_s = time.perf_counter() - tic
     marker = user_message_marker(engine) if name == "after" else None
     samples = turn_samples(demos, new_message_marker=marker)

@@ -11,7 +11,8 @@ No weights can be downloaded, so the tiny model is created locally:
    so a model's odd outputs never become unknown tokens. Words the environment names with a
    ``tokenizer_words()`` method (WebShop: every product id and option value of its catalog)
    become whole-word tokens, so the model reads and writes ``b0abc12345`` as one token instead
-   of nine (Qwen2's pre-tokenizer splits every digit).
+   of nine (Qwen2's pre-tokenizer splits every digit). With ``tokenizer_words_everywhere``
+   (TextWorld) the words the merges already knew are registered too, keeping their ids.
 3. **Weights.** ``Qwen2Config`` (head size ≥ 32, the vLLM-CPU minimum) with random weights at a
    fixed seed.
 
@@ -182,8 +183,10 @@ def train_tokenizer(
     Besides the BPE merges, :func:`boilerplate_lines` of the corpus and the action markup
     (``<action>``, ``</action>``) are added as single, non-special tokens; ``extra_special``
     (e.g. the image tokens of a vision-language model) as special tokens after them; and
-    ``words`` last, as whole-word tokens (matched only between non-word characters, so ``red``
-    stays inside ``bred``).
+    ``words`` as whole-word tokens (matched only between non-word characters, so ``red`` stays
+    inside ``bred``): the words the merges did not make tokens get new ids, last; with
+    ``words_everywhere`` the words the merges know are registered too and keep their ids, so
+    each is one id wherever it stands.
     """
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -215,7 +218,8 @@ def train_tokenizer(
     # needs it to copy an ingredient from a cookbook line (warm start 0.8% -> 64%); WebShop's
     # warm start fell with it (benchmarks/RESULTS.md, 2026-12-04), so it is the environment's
     # choice.
-    known = set() if words_everywhere else set(tokenizer.get_vocab())
+    added = set(extra) | set(extra_special)  # markup and boilerplate keep their own flags
+    known = added if words_everywhere else added | set(tokenizer.get_vocab())
     whole = [w for w in sorted(set(words or ())) if w and w not in known]
     tokenizer.add_tokens([AddedToken(w, single_word=True, normalized=False, special=False)
                           for w in whole])

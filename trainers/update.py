@@ -65,7 +65,8 @@ class UpdateContext:
         prompt_vocab: behaviour cloning's prompt loss predicts only the token ids below this
             (a softmax over them), and skips prompt tokens at or above it; ``None``: every id.
             The tiny model's tokenizer puts the environment's whole words (WebShop's 10,000
-            product ids) last (:func:`~agentgym.trainers.tiny.word_tokens_start`): a page's
+            product ids) that BPE did not know last
+            (:func:`~agentgym.trainers.tiny.word_tokens_start`): a page's
             product ids cannot be predicted from the text before them, and the softmax over
             them would be most of a step's work.
     """

@@ -348,7 +348,6 @@ def test_tiny_tokenizer_keeps_the_environments_words_whole():
     assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
 
 
-
 def test_words_everywhere_makes_a_word_the_merges_know_one_id_wherever_it_stands():
     """`` red``, ``red`` and ``[red`` are three BPE tokens; registered everywhere, a known word
     is one id at the start of a line, after a space and inside brackets, and keeps the id the
