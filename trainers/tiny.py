@@ -214,10 +214,11 @@ def train_tokenizer(
                                   for t in extra_special])
     # With ``words_everywhere`` a word the merges already made a token is registered too, so it
     # is one id wherever it stands (`` egg``, ``egg`` and ``[egg`` are three BPE tokens) and keeps
-    # the merges' id; the other words get new ids after everything else. TextWorld's tiny model
-    # needs it to copy an ingredient from a cookbook line (warm start 0.8% -> 64%); WebShop's
-    # warm start fell with it (benchmarks/RESULTS.md, 2026-12-04), so it is the environment's
-    # choice.
+    # the merges' id; the other words get new ids after everything else. It is the
+    # environment's choice: on for TextWorld (5 of its words change; its default run's warm
+    # start was 64% with it, 0.8% without, though over 3 seeds the difference is within the
+    # seed variance of behaviour cloning), off for WebShop (its warm start fell to 2.3% in one
+    # run with it): benchmarks/RESULTS.md, 2026-12-04.
     added = set(extra) | set(extra_special)  # markup and boilerplate keep their own flags
     known = added if words_everywhere else added | set(tokenizer.get_vocab())
     whole = [w for w in sorted(set(words or ())) if w and w not in known]

@@ -370,7 +370,7 @@ class TextWorldEnv(TextEnv):
         super().close()
 
     #: A tiny model's tokenizer keeps :meth:`tokenizer_words` whole also where its BPE merges
-    #: knew them (``egg`` is one id after a space and at the start of a cookbook line).
+    #: knew them (``prepare`` is then one id at the start of an action and after a space).
     tokenizer_words_everywhere = True
 
     def tokenizer_words(self) -> list[str]:
