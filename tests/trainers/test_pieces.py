@@ -370,6 +370,7 @@ def test_words_everywhere_makes_a_word_the_merges_know_one_id_wherever_it_stands
     text = "color: red, bred\nred\n<action>click[red]</action>"
     assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
 
+
 def test_tiny_corpus_is_the_same_in_every_build():
     """The random episodes of the tiny model's corpus are seeded by their episode ids: with a
     random run id every build trained another tokenizer (a flaky critic test found it)."""
@@ -389,5 +390,5 @@ def test_environment_words_and_where_they_are_kept_whole():
     words, everywhere = environment_words(EnvConfig(id="agentgym/TextWorld-v0",
                                                     kwargs={"split": "easy"}))
     assert {"egg", "white tuna", "take", "from", "fridge", "cookbook"} <= set(words)
-    assert everywhere  # TextWorld's ingredients must be one id wherever they stand
+    assert everywhere  # TextWorld registers the words its BPE merges knew, too
     assert environment_words(EnvConfig(id="agentgym/Sokoban-v0")) == ([], False)
