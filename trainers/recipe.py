@@ -129,8 +129,13 @@ def train(cfg: TrainConfig, *, console: Any = None) -> TrainResult:
     try:
         with contextlib.ExitStack() as resources:
             if not parallel.is_main:
-                return _follow(checked, parallel)  # type: ignore[return-value]
-            return _train(cfg, console, resources, parallel)
+                result = _follow(checked, parallel)
+            else:
+                result = _train(cfg, console, resources, parallel)
+        # Every rank leaves the group together: a follower that tore its group down while
+        # rank 0 still evaluated and checkpointed was seen to abort once (SIGABRT in gloo).
+        parallel.barrier()
+        return result  # type: ignore[return-value]
     finally:
         shutdown(parallel)
 
