@@ -69,7 +69,7 @@ def run_mode(name: str, env: str, episodes: int, epochs: int, threads: int,
 
         # the tokenizer before whole-word product ids, cached under a name of its own so
         # that model is never mistaken for (or replaces) the current one
-        tiny.environment_words = lambda env: ([], False)
+        tiny.environment_hints = lambda env: tiny.TokenizerHints()
         model_dir = tiny.tiny_model_dir
         tiny.tiny_model_dir = lambda env, t: model_dir(env, t).with_name(
             model_dir(env, t).name + "-before")

@@ -12,7 +12,10 @@ No weights can be downloaded, so the tiny model is created locally:
    ``tokenizer_words()`` method (WebShop: every product id and option value of its catalog)
    become whole-word tokens, so the model reads and writes ``b0abc12345`` as one token instead
    of nine (Qwen2's pre-tokenizer splits every digit). With ``tokenizer_words_everywhere``
-   (TextWorld) the words the merges already knew are registered too, keeping their ids.
+   (TextWorld) the words the merges already knew are registered too, keeping their ids. With
+   ``tokenizer_spaces_apart`` (SearchQA) a space is a token of its own, so a word is the same
+   tokens after a space, a quote or a bracket: a name read in prose and written inside a JSON
+   string is one sequence to copy, not two spellings of its first token.
 3. **Weights.** ``Qwen2Config`` (head size ≥ 32, the vLLM-CPU minimum) with random weights at a
    fixed seed.
 
@@ -30,6 +33,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +49,8 @@ from agentgym.trainers.progress import RunProgress
 #: 4: the environment's own words (``tokenizer_words()``: WebShop's product ids and option
 #: values) are single tokens. 5: the corpus's episode ids are fixed (the random episodes, and so
 #: the tokenizer, were different in every build); an environment's ``tokenizer_words_everywhere``.
-TINY_VERSION = 5
+#: 6: an environment's ``tokenizer_spaces_apart``.
+TINY_VERSION = 6
 
 CHAT_TEMPLATE = (
     "{% if tools %}{{ '<|im_start|>system\n# Tools\n' }}"
@@ -65,6 +70,9 @@ PRETOKENIZE_REGEX = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
+#: The same split, except that a letter run never takes the character before it (Qwen2 splits
+#: `` Bond`` and ``"Bond`` as two different words): spaces and punctuation stand apart.
+SPACES_APART_REGEX = PRETOKENIZE_REGEX.replace(r"[^\r\n\p{L}\p{N}]?\p{L}+", r"\p{L}+")
 
 
 def tiny_model_dir(env: EnvConfig, tiny: TinyModelConfig) -> Path:
@@ -145,15 +153,31 @@ def environment_corpus(
     return texts
 
 
-def environment_words(env: EnvConfig) -> tuple[list[str], bool]:
-    """Words the environment asks a tokenizer to keep whole: its ``tokenizer_words()`` (e.g.
-    WebShop's product ids and option values), or none when it has no such method; and its
-    ``tokenizer_words_everywhere`` (default False: see :func:`train_tokenizer`)."""
+@dataclass(frozen=True)
+class TokenizerHints:
+    """What an environment asks of its tiny model's tokenizer (see :func:`train_tokenizer`).
+
+    Attributes:
+        words: words to keep whole (its ``tokenizer_words()``, e.g. WebShop's product ids).
+        everywhere: its ``tokenizer_words_everywhere`` (default False).
+        spaces_apart: its ``tokenizer_spaces_apart`` (default False).
+    """
+
+    words: list[str] = field(default_factory=list)
+    everywhere: bool = False
+    spaces_apart: bool = False
+
+
+def environment_hints(env: EnvConfig) -> TokenizerHints:
+    """The :class:`TokenizerHints` of ``env``'s environment class (none: the defaults)."""
     instance = make(resolve_id(env.id), **env.kwargs)
     try:
-        words = getattr(instance.unwrapped, "tokenizer_words", None)
-        everywhere = bool(getattr(instance.unwrapped, "tokenizer_words_everywhere", False))
-        return (sorted({str(w) for w in words()}) if callable(words) else []), everywhere
+        base = instance.unwrapped
+        words = getattr(base, "tokenizer_words", None)
+        return TokenizerHints(
+            words=sorted({str(w) for w in words()}) if callable(words) else [],
+            everywhere=bool(getattr(base, "tokenizer_words_everywhere", False)),
+            spaces_apart=bool(getattr(base, "tokenizer_spaces_apart", False)))
     finally:
         instance.close()
 
@@ -176,7 +200,7 @@ def boilerplate_lines(texts: list[str], min_share: float = 0.9, min_chars: int =
 def train_tokenizer(
     texts: list[str], vocab_size: int, words: Sequence[str] | None = None,
     extra_special: Sequence[str] = (), chat_template: str = CHAT_TEMPLATE,
-    words_everywhere: bool = False,
+    words_everywhere: bool = False, spaces_apart: bool = False,
 ) -> Any:
     """A byte-level BPE ``PreTrainedTokenizerFast`` with ChatML special tokens and template.
 
@@ -186,7 +210,8 @@ def train_tokenizer(
     ``words`` as whole-word tokens (matched only between non-word characters, so ``red`` stays
     inside ``bred``): the words the merges did not make tokens get new ids, last; with
     ``words_everywhere`` the words the merges know are registered too and keep their ids, so
-    each is one id wherever it stands.
+    each is one id wherever it stands. With ``spaces_apart`` the pre-tokenizer
+    (:data:`SPACES_APART_REGEX`) never joins a word to the space or punctuation before it.
     """
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -194,7 +219,8 @@ def train_tokenizer(
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
         [
-            pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated", invert=False),
+            pre_tokenizers.Split(Regex(SPACES_APART_REGEX if spaces_apart else PRETOKENIZE_REGEX),
+                                 behavior="isolated", invert=False),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
         ]
     )
@@ -275,8 +301,10 @@ def build_tiny_model(
                       key="tiny_corpus") as phase:
         corpus = environment_corpus(env, tiny.corpus_episodes, on_episode=phase.on_episode)
     with phases.phase("tiny model: tokenizer", key="tiny_tokenizer"):
-        words, everywhere = environment_words(env)
-        tokenizer = train_tokenizer(corpus, tiny.vocab_size, words, words_everywhere=everywhere)
+        hints = environment_hints(env)
+        tokenizer = train_tokenizer(corpus, tiny.vocab_size, hints.words,
+                                    words_everywhere=hints.everywhere,
+                                    spaces_apart=hints.spaces_apart)
     config = Qwen2Config(
         vocab_size=len(tokenizer),
         hidden_size=tiny.hidden_size,

@@ -371,6 +371,30 @@ def test_words_everywhere_makes_a_word_the_merges_know_one_id_wherever_it_stands
     assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
 
 
+def test_spaces_apart_makes_a_name_the_same_tokens_in_prose_and_in_a_json_string():
+    """Qwen2's split joins a word to the character before it (`` Bond`` and ``"Bond`` are
+    different tokens); with ``spaces_apart`` a name copied from a question into a tool call's
+    JSON is the same token sequence, and text still round-trips."""
+    from agentgym.trainers.tiny import train_tokenizer
+
+    pages = ['Question: Where was Bond Cixul born?\n{"query": "Bond Cixul", "k": 5}'] * 20
+    def name_tokens(tokenizer, text: str) -> list[str]:
+        """The tokens that overlap the name ``Bond Cixul`` in ``text``."""
+        start = text.index("Bond Cixul")
+        encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        return [tokenizer.convert_ids_to_tokens(i)
+                for i, (a, b) in zip(encoded["input_ids"], encoded["offset_mapping"], strict=True)
+                if a < start + len("Bond Cixul") and b > start]
+
+    for apart in (False, True):
+        tokenizer = train_tokenizer(pages, vocab_size=300, spaces_apart=apart)
+        in_prose = name_tokens(tokenizer, "Where was Bond Cixul born?")
+        in_json = name_tokens(tokenizer, '"query": "Bond Cixul"')
+        assert (in_prose == in_json) == apart, (in_prose, in_json)
+        text = pages[0] + ' ünïcode ☃  two  spaces'
+        assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
+
+
 def test_tiny_corpus_is_the_same_in_every_build():
     """The random episodes of the tiny model's corpus are seeded by their episode ids: with a
     random run id every build trained another tokenizer (a flaky critic test found it)."""
@@ -383,12 +407,14 @@ def test_tiny_corpus_is_the_same_in_every_build():
     assert first != environment_corpus(env, n_episodes=3, seed=1)
 
 
-def test_environment_words_and_where_they_are_kept_whole():
+def test_environment_hints_of_the_tokenizer():
     from agentgym.trainers.config import EnvConfig
-    from agentgym.trainers.tiny import environment_words
+    from agentgym.trainers.tiny import TokenizerHints, environment_hints
 
-    words, everywhere = environment_words(EnvConfig(id="agentgym/TextWorld-v0",
-                                                    kwargs={"split": "easy"}))
-    assert {"egg", "white tuna", "take", "from", "fridge", "cookbook"} <= set(words)
-    assert everywhere  # TextWorld registers the words its BPE merges knew, too
-    assert environment_words(EnvConfig(id="agentgym/Sokoban-v0")) == ([], False)
+    textworld = environment_hints(EnvConfig(id="agentgym/TextWorld-v0", kwargs={"split": "easy"}))
+    assert {"egg", "white tuna", "take", "from", "fridge", "cookbook"} <= set(textworld.words)
+    assert textworld.everywhere  # TextWorld registers the words its BPE merges knew, too
+    assert not textworld.spaces_apart
+    search = environment_hints(EnvConfig(id="agentgym/SearchQA-v0", kwargs={"n_articles": 300}))
+    assert search == TokenizerHints(spaces_apart=True)
+    assert environment_hints(EnvConfig(id="agentgym/Sokoban-v0")) == TokenizerHints()

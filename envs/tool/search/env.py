@@ -145,6 +145,11 @@ class SearchQAEnv(TextEnv):
         self.question: Question | None = None
         self._new_episode()
 
+    #: A tiny model's tokenizer keeps spaces and punctuation apart from words, so a name read in
+    #: the question or an article (`` Meass College``) is the same tokens inside a tool call's
+    #: JSON string (``"Meass College"``): copying it is copying tokens.
+    tokenizer_spaces_apart = True
+
     @property
     def tools(self) -> list[dict[str, Any]]:
         """The tool specs (``search``, ``open``, ``answer``) in OpenAI format."""
