@@ -13,9 +13,10 @@ No weights can be downloaded, so the tiny model is created locally:
    become whole-word tokens, so the model reads and writes ``b0abc12345`` as one token instead
    of nine (Qwen2's pre-tokenizer splits every digit). With ``tokenizer_words_everywhere``
    (TextWorld) the words the merges already knew are registered too, keeping their ids. With
-   ``tokenizer_spaces_apart`` (SearchQA) a space is a token of its own, so a word is the same
-   tokens after a space, a quote or a bracket: a name read in prose and written inside a JSON
-   string is one sequence to copy, not two spellings of its first token.
+   ``tokenizer_spaces_apart`` (SearchQA) no merge joins a word to the space or punctuation
+   before it, so a word is the same tokens after a space, a quote or a bracket: a name read in
+   prose and written inside a JSON string is one sequence to copy, not two spellings of its
+   first token.
 3. **Weights.** ``Qwen2Config`` (head size ≥ 32, the vLLM-CPU minimum) with random weights at a
    fixed seed.
 
@@ -33,7 +34,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,14 +65,17 @@ CHAT_TEMPLATE = (
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 #: Frequent markup kept as single (non-special) tokens.
 MARKUP_TOKENS = ["<action>", "</action>", "<tool_call>", "</tool_call>"]
-#: Qwen2's pre-tokenizer split (so ``AutoTokenizer``, which rebuilds a Qwen2 tokenizer from the
-#: vocabulary and merges, tokenizes exactly as the tokenizer trained here).
+#: Qwen2's pre-tokenizer split: every tiny tokenizer encodes with it (``AutoTokenizer``, and so
+#: vLLM, rebuilds a Qwen2 tokenizer from the vocabulary and merges of a ``qwen2`` model and
+#: ignores the split saved in ``tokenizer.json``).
 PRETOKENIZE_REGEX = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 #: The same split, except that a letter run never takes the character before it (Qwen2 splits
-#: `` Bond`` and ``"Bond`` as two different words): spaces and punctuation stand apart.
+#: `` Bond`` and ``"Bond`` as two different words). Merges learned on this split never join a
+#: letter to the space or punctuation before it (only contractions: ``'s``, ``'re`` …), so Qwen2's
+#: split then encodes `` Bond`` as ``Ġ`` + ``Bond``, the tokens of ``"Bond`` after the quote.
 SPACES_APART_REGEX = PRETOKENIZE_REGEX.replace(r"[^\r\n\p{L}\p{N}]?\p{L}+", r"\p{L}+")
 
 
@@ -163,7 +167,7 @@ class TokenizerHints:
         spaces_apart: its ``tokenizer_spaces_apart`` (default False).
     """
 
-    words: list[str] = field(default_factory=list)
+    words: tuple[str, ...] = ()
     everywhere: bool = False
     spaces_apart: bool = False
 
@@ -175,7 +179,7 @@ def environment_hints(env: EnvConfig) -> TokenizerHints:
         base = instance.unwrapped
         words = getattr(base, "tokenizer_words", None)
         return TokenizerHints(
-            words=sorted({str(w) for w in words()}) if callable(words) else [],
+            words=tuple(sorted({str(w) for w in words()})) if callable(words) else (),
             everywhere=bool(getattr(base, "tokenizer_words_everywhere", False)),
             spaces_apart=bool(getattr(base, "tokenizer_spaces_apart", False)))
     finally:
@@ -210,20 +214,22 @@ def train_tokenizer(
     ``words`` as whole-word tokens (matched only between non-word characters, so ``red`` stays
     inside ``bred``): the words the merges did not make tokens get new ids, last; with
     ``words_everywhere`` the words the merges know are registered too and keep their ids, so
-    each is one id wherever it stands. With ``spaces_apart`` the pre-tokenizer
-    (:data:`SPACES_APART_REGEX`) never joins a word to the space or punctuation before it.
+    each is one id wherever it stands. With ``spaces_apart`` the merges are learned on
+    :data:`SPACES_APART_REGEX`'s split (no merge joins a word to the space or punctuation
+    before it); every tokenizer encodes with Qwen2's split (:data:`PRETOKENIZE_REGEX`), the
+    one ``AutoTokenizer`` loads.
     """
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex(SPACES_APART_REGEX if spaces_apart else PRETOKENIZE_REGEX),
-                                 behavior="isolated", invert=False),
+    def split(regex: str) -> Any:
+        return pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(regex), behavior="isolated", invert=False),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-        ]
-    )
+        ])
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = split(SPACES_APART_REGEX if spaces_apart else PRETOKENIZE_REGEX)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
@@ -234,6 +240,7 @@ def train_tokenizer(
     # Special tokens must not be split by the pre-tokenizer while training the merges.
     plain = [t.replace("<|im_start|>", " ").replace("<|im_end|>", " ") for t in texts]
     tokenizer.train_from_iterator(plain, trainer=trainer)
+    tokenizer.pre_tokenizer = split(PRETOKENIZE_REGEX)  # what AutoTokenizer will use
     extra = [*MARKUP_TOKENS, *boilerplate_lines(texts)]
     tokenizer.add_tokens([AddedToken(t, normalized=False, special=False) for t in extra])
     tokenizer.add_special_tokens([AddedToken(t, normalized=False, special=True)

@@ -371,13 +371,20 @@ def test_words_everywhere_makes_a_word_the_merges_know_one_id_wherever_it_stands
     assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
 
 
-def test_spaces_apart_makes_a_name_the_same_tokens_in_prose_and_in_a_json_string():
+def test_spaces_apart_makes_a_name_the_same_tokens_in_prose_and_in_a_json_string(tmp_path):
     """Qwen2's split joins a word to the character before it (`` Bond`` and ``"Bond`` are
-    different tokens); with ``spaces_apart`` a name copied from a question into a tool call's
-    JSON is the same token sequence, and text still round-trips."""
+    different tokens); with ``spaces_apart`` no merge does, so a name copied from a question
+    into a tool call's JSON is the same token sequence — also in the tokenizer ``AutoTokenizer``
+    loads back (a Qwen2 tokenizer rebuilt from the merges), which encodes as the one trained."""
+    from transformers import Qwen2Config
+
+    from agentgym.trainers.model import load_tokenizer
     from agentgym.trainers.tiny import train_tokenizer
 
-    pages = ['Question: Where was Bond Cixul born?\n{"query": "Bond Cixul", "k": 5}'] * 20
+    pages = ['Question: Where was Bond Cixul born? They\'re here.\n{"query": "Bond Cixul"}'] * 20
+    # ``'rose``: one word to Qwen2's split, where the contraction merge ``'r`` applies
+    texts = [pages[0], ' ünïcode ☃  two  spaces\t"tab"', "'rose, it's 3'rose (Bond) [Cixul]"]
+
     def name_tokens(tokenizer, text: str) -> list[str]:
         """The tokens that overlap the name ``Bond Cixul`` in ``text``."""
         start = text.index("Bond Cixul")
@@ -387,12 +394,20 @@ def test_spaces_apart_makes_a_name_the_same_tokens_in_prose_and_in_a_json_string
                 if a < start + len("Bond Cixul") and b > start]
 
     for apart in (False, True):
-        tokenizer = train_tokenizer(pages, vocab_size=300, spaces_apart=apart)
-        in_prose = name_tokens(tokenizer, "Where was Bond Cixul born?")
-        in_json = name_tokens(tokenizer, '"query": "Bond Cixul"')
-        assert (in_prose == in_json) == apart, (in_prose, in_json)
-        text = pages[0] + ' ünïcode ☃  two  spaces'
-        assert tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)) == text
+        trained = train_tokenizer(pages, vocab_size=400, spaces_apart=apart)
+        folder = tmp_path / f"apart-{apart}"
+        trained.save_pretrained(folder)
+        Qwen2Config(vocab_size=len(trained), hidden_size=64, intermediate_size=64,
+                    num_hidden_layers=1, num_attention_heads=2).save_pretrained(folder)
+        loaded = load_tokenizer(folder)
+        for tokenizer in (trained, loaded):
+            in_prose = name_tokens(tokenizer, "Where was Bond Cixul born?")
+            in_json = name_tokens(tokenizer, '"query": "Bond Cixul"')
+            assert (in_prose == in_json) == apart, (in_prose, in_json)
+        for text in texts:
+            ids = trained.encode(text, add_special_tokens=False)
+            assert loaded.encode(text, add_special_tokens=False) == ids
+            assert trained.decode(ids) == text
 
 
 def test_tiny_corpus_is_the_same_in_every_build():
@@ -415,6 +430,7 @@ def test_environment_hints_of_the_tokenizer():
     assert {"egg", "white tuna", "take", "from", "fridge", "cookbook"} <= set(textworld.words)
     assert textworld.everywhere  # TextWorld registers the words its BPE merges knew, too
     assert not textworld.spaces_apart
-    search = environment_hints(EnvConfig(id="agentgym/SearchQA-v0", kwargs={"n_articles": 300}))
+    search = environment_hints(EnvConfig(id="agentgym/SearchQA-v0",
+                                         kwargs={"n_articles": 300, "n_questions": 50}))
     assert search == TokenizerHints(spaces_apart=True)
     assert environment_hints(EnvConfig(id="agentgym/Sokoban-v0")) == TokenizerHints()

@@ -145,9 +145,9 @@ class SearchQAEnv(TextEnv):
         self.question: Question | None = None
         self._new_episode()
 
-    #: A tiny model's tokenizer keeps spaces and punctuation apart from words, so a name read in
-    #: the question or an article (`` Meass College``) is the same tokens inside a tool call's
-    #: JSON string (``"Meass College"``): copying it is copying tokens.
+    #: A tiny model's tokenizer learns no merge that joins a word to the space or punctuation
+    #: before it, so a name read in the question or an article (`` Meass College``) is the same
+    #: tokens inside a tool call's JSON string (``"Meass College"``): copying it is copying tokens.
     tokenizer_spaces_apart = True
 
     @property
