@@ -8,8 +8,8 @@ name and returning one value per row (turn):
   ``arena``, ``hiper``, ``sweet`` (SWEET-RL's critic advantages), and for several agents
   ``rae`` (SPIRAL's role baselines) and ``atgrpo`` (groups by role and turn);
 * **transforms** (``credit.get_transform(name)``) return new per-turn rewards: ``gated``,
-  ``spa``, ``progrm``, ``igpo``; :func:`apply_transform` puts them into a new batch, so they
-  compose with any estimator.
+  ``spa``, ``progrm``, ``igpo``, ``stepsearch``; :func:`apply_transform` puts them into a new
+  batch, so they compose with any estimator.
 
 An estimator returns advantages and nothing else; the extras some methods have come from
 helpers of their own: :func:`gigpo_parts` (``A^E``, ``A^S``, returns, anchor groups),
@@ -39,6 +39,7 @@ from agentgym.credit import progrm as _progrm
 from agentgym.credit import rae as _rae
 from agentgym.credit import salt as _salt
 from agentgym.credit import spa as _spa
+from agentgym.credit import stepsearch as _stepsearch
 from agentgym.credit import sweet as _sweet
 from agentgym.credit.arena import (
     ArenaResult,
@@ -78,10 +79,11 @@ from agentgym.credit.registry import (
 )
 from agentgym.credit.salt import TrajectoryGraph, salt, salt_counts, salt_graphs
 from agentgym.credit.spa import ProgressEstimator, grounding_signal, hashed_features, spa, spa_loss
+from agentgym.credit.stepsearch import stepsearch
 from agentgym.credit.sweet import BradleyTerry, bradley_terry, sweet, sweet_pairs
 
 del (_arena, _atgrpo, _baselines, _cast, _gated, _gigpo, _graphgpo, _hiper, _igpo, _oprl, _progrm,
-     _rae, _salt, _spa, _sweet)
+     _rae, _salt, _spa, _stepsearch, _sweet)
 
 __all__ = [
     "DISTANCE_KEY",
@@ -148,6 +150,7 @@ __all__ = [
     "single_elimination",
     "spa",
     "spa_loss",
+    "stepsearch",
     "sweet",
     "sweet_pairs",
     "turn_gae",

@@ -44,6 +44,8 @@ TRANSFORM_ARGS = {
     "igpo": lambda b: {"beliefs": beliefs(b)},
     "spa": lambda b: {"contributions": 0.1 * (b.state % 5),
                       "next_observation": np.where(b.t % 3 == 0, "Nothing happens.", "ok")},
+    "stepsearch": lambda b: {"gain_part": "correct", "redundancy_part": "format",
+                             "outcome_part": "correct"},
 }
 
 

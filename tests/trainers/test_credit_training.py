@@ -56,12 +56,13 @@ from agentgym.trainers.update import UpdateContext
 SOKOBAN = {"id": "agentgym/Sokoban-v0", "max_turns": 4, "max_new_tokens": 4,
            "kwargs": {"min_solution_steps": 1, "max_solution_steps": 1}}
 SEARCHQA = {"id": "agentgym/SearchQA-v0", "kwargs": {"n_articles": 300, "n_questions": 50},
-            "action_format": "plain", "max_turns": 3, "max_new_tokens": 40,
+            "action_format": "plain", "max_turns": 3, "max_new_tokens": 64,
             "stop": ["</tool_call>"]}
 TICTACTOE = {"id": "agentgym/TicTacToe-v0", "kwargs": {}, "max_turns": 6, "max_new_tokens": 4}
 ENVS = {"sokoban": SOKOBAN, "searchqa": SEARCHQA, "tictactoe": TICTACTOE}
 #: methods that need another environment than Sokoban
 ENV_OF = {("algo", "igpo"): "searchqa", ("reward", "igpo"): "searchqa",
+          ("reward", "stepsearch"): "searchqa",
           ("algo", "rae"): "tictactoe", ("algo", "atgrpo"): "tictactoe"}
 #: providers whose state is a model or running statistics, and what their checkpoint holds
 STATEFUL = {"spa": {"module", "fits"}, "progrm": {"head"}, "oprl": {"params", "optimizer",
@@ -116,7 +117,7 @@ class Models:
     cloned once on expert episodes (Sokoban, tic-tac-toe) so that rollouts differ in outcome."""
 
     WARMUP: ClassVar[dict[str, tuple[int, int]]] = {
-        "sokoban": (64, 10), "tictactoe": (16, 10), "searchqa": (0, 1)}
+        "sokoban": (64, 10), "tictactoe": (16, 10), "searchqa": (32, 30)}
 
     def __init__(self, tiny_path: Path, root: Path) -> None:
         self.tiny_path, self.root = tiny_path, root
