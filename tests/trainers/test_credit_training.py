@@ -537,6 +537,19 @@ def test_arena_trains_with_an_llm_judge(runs, tmp_path):
     assert all(math.isfinite(r["update/loss"]) for r in records)
 
 
+def test_gigpo_with_similarity_grouping_and_stepsearch_trains_on_searchqa(models, tmp_path):
+    """``algo=gigpo +algo.params.similarity=0.9 reward=stepsearch env=searchqa``: GiGPO groups
+    SearchQA's ``state_key`` texts (``gold found: …``) by similarity, on StepSearch's rewards."""
+    algo = shipped("algo", "gigpo")
+    algo["params"]["similarity"] = 0.9
+    result = train(config(tmp_path, models.path("searchqa"), SEARCHQA, algo=algo,
+                          reward=shipped("reward", "stepsearch")))
+    assert result.iterations == 2
+    records = [r for r in read_metrics(tmp_path) if r["kind"] == "train"]
+    assert all(math.isfinite(r["update/loss"]) for r in records)
+    assert max(r["adv/nonzero"] for r in records) > 0
+
+
 def test_llm_judge_endpoint_is_checked_before_training(tmp_path, tiny_path):
     algo = shipped("algo", "arena")
     algo["params"].update(judge_base_url="http://127.0.0.1:9/v1", judge_model="judge")
