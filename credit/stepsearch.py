@@ -68,7 +68,7 @@ def stepsearch(
             "(agentgym/SearchQA-v0), or name the parts in reward.params")
     parts = batch.reward_parts
     reward = (gain_weight * parts[gain_part] + redundancy_weight * parts[redundancy_part]
-              + outcome_weight * parts[outcome_part]).astype(np.float64)
+              + outcome_weight * parts[outcome_part])  # a new float64 array (StepBatch's parts)
     if invalid_part in parts:
         reward = reward + invalid_weight * parts[invalid_part]
     return reward

@@ -114,7 +114,8 @@ def config(run_dir: Path, model: Path, env: dict[str, Any], *, algo: dict[str, A
 
 class Models:
     """The starting model of each environment, built on first use: the tiny model, behaviour-
-    cloned once on expert episodes (Sokoban, tic-tac-toe) so that rollouts differ in outcome."""
+    cloned once on expert episodes (Sokoban, tic-tac-toe; SearchQA enough that some of its tool
+    calls parse) so that rollouts differ in outcome."""
 
     WARMUP: ClassVar[dict[str, tuple[int, int]]] = {
         "sokoban": (64, 10), "tictactoe": (16, 10), "searchqa": (32, 30)}
